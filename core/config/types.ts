@@ -1,0 +1,63 @@
+// The configuration a user writes (CoordinatorConfig, typed via defineConfig)
+// and the one the runtime works with (ResolvedConfig: defaults applied,
+// the original coordinator's snake_case keys folded in, units in names).
+
+import type { PluginLike } from '../plugin.js';
+
+/** A plugin named in config: a plugin object, a built-in's name, or { name, options }. */
+export type PluginEntry = PluginLike | string | { name: string; options?: Record<string, unknown> };
+
+export interface CoordinatorConfig {
+  /** Name of this coordinator; its sockets are `<socketDir>/coordinator/<serviceName>.sock`. Default 'coordinator'. */
+  serviceName?: string;
+  /** Directory of provider sockets. Default '/tmp/cerana' (as the original). */
+  socketDir?: string;
+  /** HTTP port for external requests. Default 8080. */
+  externalPort?: number;
+  /** Address the HTTP listeners bind. Default '127.0.0.1' (loopback; the original bound all interfaces). */
+  bindAddress?: string;
+  /** Default time a provider has to answer, ms. Default 60000. */
+  requestTimeoutMs?: number;
+  /** How long stop() waits for in-flight requests before answering them with ERR_SHUTTING_DOWN, ms. Default 10000. */
+  drainTimeoutMs?: number;
+  /** Time one plugin tap may take on a request hook, ms. Default 30000. */
+  hookTimeoutMs?: number;
+  /** Time one plugin may take to start or stop, ms. Default 30000. */
+  lifecycleTimeoutMs?: number;
+  /** 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' (also the original's 'warning', 'panic'). Default 'info'. */
+  logLevel?: string;
+  /** Directory for the coordinator's own files (databases). COORDINATOR_DATA_DIR overrides. Default './.coordinator-data'. */
+  dataDir?: string;
+  /** Plugins, in order. Omitted: the built-in default set. */
+  plugins?: PluginEntry[];
+  /** Options of plugins named by string, keyed by plugin name. */
+  pluginOptions?: Record<string, Record<string, unknown>>;
+
+  // The original coordinator's JSON keys, accepted as they are.
+  /** @deprecated use serviceName */ service_name?: string;
+  /** @deprecated use socketDir */ socket_dir?: string;
+  /** @deprecated use externalPort */ external_port?: number;
+  /** Seconds; 0 means the default (60 s). @deprecated use requestTimeoutMs */ request_timeout?: number;
+  /** @deprecated use logLevel */ log_level?: string;
+  /** Ignored (the original's own flag, kept so its files validate). */ config_file?: string;
+}
+
+export interface ResolvedConfig {
+  readonly serviceName: string;
+  readonly socketDir: string;
+  readonly externalPort: number;
+  readonly bindAddress: string;
+  readonly requestTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly hookTimeoutMs: number;
+  readonly lifecycleTimeoutMs: number;
+  readonly logLevel: string;
+  readonly dataDir: string;
+  readonly pluginOptions: Readonly<Record<string, Record<string, unknown>>>;
+  /** Where the config came from (file path), if from a file. */
+  readonly source: string | undefined;
+}
+
+export function defineConfig(config: CoordinatorConfig): CoordinatorConfig {
+  return config;
+}

@@ -1,0 +1,84 @@
+// Build a runtime from a config: resolve it, make the logger, register the
+// plugins it names (objects, built-in names, or { name, options }).
+
+import { Coordinator } from './runtime.js';
+import { CoordinatorError } from './errors.js';
+import type { CoordinatorConfig, PluginEntry } from './config/types.js';
+import { checkCoreConfig, resolveConfig } from './config/resolve.js';
+import { validateAgainst, type ConfigProblem } from './config/validate.js';
+import type { Logger } from './logger.js';
+import { toPluginInstance, type PluginFactory, type PluginLike } from './plugin.js';
+
+export interface CreateOptions {
+  /** Use this logger (embedding apps); otherwise one is made from logLevel. */
+  logger?: Logger;
+  /** Environment to read overrides from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Config file the config came from, for messages and relative paths. */
+  source?: string;
+}
+
+export interface PluginCatalog {
+  builtins: Record<string, PluginFactory<any>>;
+  defaults: string[];
+}
+
+export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, index: number): PluginLike {
+  if (typeof entry === 'string') {
+    const factory = catalog.builtins[entry];
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    return factory;
+  }
+  if (typeof entry === 'function' || (typeof entry === 'object' && entry !== null && ('definition' in entry || 'apply' in entry))) {
+    return toPluginInstance(entry as PluginLike);
+  }
+  if (typeof entry === 'object' && entry !== null && typeof (entry as { name?: unknown }).name === 'string') {
+    const named = entry as { name: string; options?: Record<string, unknown> };
+    const factory = catalog.builtins[named.name];
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${named.name} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    return factory(named.options ?? {});
+  }
+  throw new CoordinatorError('ERR_CONFIG', `config.plugins[${index}] must be a plugin, a built-in plugin name or { name, options }`);
+}
+
+export function createCoordinatorWith(catalog: PluginCatalog, config: CoordinatorConfig = {}, options: CreateOptions = {}): Coordinator {
+  const resolved = resolveConfig(config, { ...(options.env ? { env: options.env } : {}), ...(options.source ? { source: options.source } : {}) });
+  const runtime = new Coordinator({ config: resolved, ...(options.logger ? { logger: options.logger } : {}) });
+  const entries = config.plugins ?? catalog.defaults;
+  entries.forEach((entry, index) => runtime.use(resolvePluginEntry(entry, catalog, index)));
+  return runtime;
+}
+
+/**
+ * Every problem in a config, without starting anything: core keys, plugin
+ * entries, and each plugin's options against its own schema.
+ */
+export function checkConfig(config: CoordinatorConfig, catalog: PluginCatalog): ConfigProblem[] {
+  const problems = checkCoreConfig(config);
+  const entries = Array.isArray(config.plugins) ? config.plugins : catalog.defaults;
+  const seen = new Set<string>();
+  entries.forEach((entry, index) => {
+    let instance;
+    try {
+      instance = toPluginInstance(resolvePluginEntry(entry, catalog, index));
+    } catch (err) {
+      problems.push({ path: `config.plugins[${index}]`, rule: 'plugin', message: (err as Error).message });
+      return;
+    }
+    const { definition } = instance;
+    if (seen.has(definition.name)) {
+      problems.push({ path: `config.plugins[${index}]`, rule: 'unique', message: `plugin ${definition.name} is listed twice (unique)` });
+    }
+    for (const dependency of definition.dependencies ?? []) {
+      if (!seen.has(dependency)) {
+        problems.push({ path: `config.plugins[${index}]`, rule: 'dependencies', message: `plugin ${definition.name} needs plugin ${dependency} listed before it (dependencies)` });
+      }
+    }
+    seen.add(definition.name);
+    if (definition.optionsSchema) {
+      const options = { ...(config.pluginOptions?.[definition.name] ?? {}), ...(instance.options ?? {}) };
+      problems.push(...validateAgainst(definition.optionsSchema, options, `plugins.${definition.name}`));
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,122 @@
+// Every extension point of the runtime, declared in one place. A reader sees
+// the whole surface here; plugins tap these by name while they are applied.
+//
+//   onRequest        waterfall  inspect, rewrite or reject (throw) a request
+//   resolveProvider  bail       first plugin that can serve the task returns a Provider
+//   onResponse       waterfall  inspect or rewrite a response before delivery
+//   onStream         waterfall  rewrite a stream URL as it crosses a boundary
+//   onEvent          parallel   domain events (stream available/closed, provider up/down)
+//   start            series     plugins bind listeners, open stores (registration order)
+//   ready            series     everything started; safe to announce readiness
+//   drain            series     stop accepting new work (reverse registration order)
+//   stop             series     close everything (reverse registration order)
+
+import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
+import { CoordinatorError, isCoordinatorError } from './errors.js';
+import type { Request, Response } from './model.js';
+import type { Provider } from './provider.js';
+import type { RequestContext, ResponseContext, StreamContext } from './context.js';
+import type { CoordinatorEvent } from './events.js';
+
+export interface LifecycleContext {
+  /** Why the runtime stops ('stop()', 'SIGTERM', …); empty at start. */
+  reason: string;
+}
+
+export interface CoordinatorHooks {
+  readonly onRequest: AsyncSeriesWaterfallHook<[Request, RequestContext]>;
+  readonly resolveProvider: AsyncSeriesBailHook<[Request, RequestContext], Provider | undefined>;
+  readonly onResponse: AsyncSeriesWaterfallHook<[Response, ResponseContext]>;
+  readonly onStream: AsyncSeriesWaterfallHook<[URL, StreamContext]>;
+  readonly onEvent: AsyncParallelHook<[CoordinatorEvent]>;
+  readonly start: AsyncSeriesHook<[LifecycleContext]>;
+  readonly ready: AsyncSeriesHook<[LifecycleContext]>;
+  readonly drain: AsyncSeriesHook<[LifecycleContext]>;
+  readonly stop: AsyncSeriesHook<[LifecycleContext]>;
+}
+
+export const REQUEST_HOOK_NAMES = ['onRequest', 'resolveProvider', 'onResponse', 'onStream', 'onEvent'] as const;
+export const LIFECYCLE_HOOK_NAMES = ['start', 'ready', 'drain', 'stop'] as const;
+
+export function createHooks(): CoordinatorHooks {
+  return Object.freeze({
+    onRequest: new AsyncSeriesWaterfallHook<[Request, RequestContext]>(['request', 'context'], 'onRequest'),
+    resolveProvider: new AsyncSeriesBailHook<[Request, RequestContext], Provider | undefined>(['request', 'context'], 'resolveProvider'),
+    onResponse: new AsyncSeriesWaterfallHook<[Response, ResponseContext]>(['response', 'context'], 'onResponse'),
+    onStream: new AsyncSeriesWaterfallHook<[URL, StreamContext]>(['streamURL', 'context'], 'onStream'),
+    onEvent: new AsyncParallelHook<[CoordinatorEvent]>(['event'], 'onEvent'),
+    start: new AsyncSeriesHook<[LifecycleContext]>(['context'], 'start'),
+    ready: new AsyncSeriesHook<[LifecycleContext]>(['context'], 'ready'),
+    drain: new AsyncSeriesHook<[LifecycleContext]>(['context'], 'drain'),
+    stop: new AsyncSeriesHook<[LifecycleContext]>(['context'], 'stop'),
+  });
+}
+
+export interface HookGuardOptions {
+  /** Refuses a tap once this returns true (taps are for apply time, tapable recompiles on each). */
+  isSealed: () => boolean;
+  /** Time a promise tap may take before it fails naming its plugin. */
+  timeoutMs: (hookName: string) => number;
+}
+
+function wrapError(err: unknown, hookName: string, tapName: string): unknown {
+  if (isCoordinatorError(err)) return err;
+  return new CoordinatorError('ERR_HOOK_FAILED', `plugin ${tapName} failed in ${hookName}: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+    details: { plugin: tapName, hook: hookName },
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, hookName: string, tapName: string): Promise<T> {
+  if (!(ms > 0) || !Number.isFinite(ms)) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new CoordinatorError('ERR_HOOK_TIMEOUT', `plugin ${tapName} did not finish ${hookName} within ${ms} ms`, {
+        details: { plugin: tapName, hook: hookName, timeoutMs: ms },
+      }));
+    }, ms);
+    promise.then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      (err: unknown) => { clearTimeout(timer); reject(wrapError(err, hookName, tapName)); },
+    );
+  });
+}
+
+/**
+ * Install the guard on every hook: taps after start are refused; every tap's
+ * errors name the plugin; promise taps get a timeout naming the plugin.
+ */
+export function guardHooks(hooks: CoordinatorHooks, options: HookGuardOptions): void {
+  for (const [hookName, hook] of Object.entries(hooks) as [string, AsyncSeriesHook<unknown>][]) {
+    hook.intercept({
+      name: 'coordinator-guard',
+      register(tap) {
+        if (options.isSealed()) {
+          throw new CoordinatorError('ERR_TAP_AFTER_START', `plugin ${tap.name} tapped ${hookName} after start(); tap while the plugin is applied`);
+        }
+        const original = tap.fn as (...args: unknown[]) => unknown;
+        const tapName = tap.name;
+        if (tap.type === 'promise') {
+          tap.fn = (...args: unknown[]) => {
+            let result: unknown;
+            try {
+              result = original(...args);
+            } catch (err) {
+              return Promise.reject(wrapError(err, hookName, tapName));
+            }
+            return withTimeout(Promise.resolve(result), options.timeoutMs(hookName), hookName, tapName);
+          };
+        } else if (tap.type === 'sync') {
+          tap.fn = (...args: unknown[]) => {
+            try {
+              return original(...args);
+            } catch (err) {
+              throw wrapError(err, hookName, tapName);
+            }
+          };
+        }
+        return tap;
+      },
+    });
+  }
+}

@@ -1,0 +1,39 @@
+// One root pino logger; plugins get a child each, requests a child when they log.
+// Secrets never reach the log: known secret-bearing paths are redacted.
+
+import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+
+export type Logger = PinoLogger;
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Map the original coordinator's level names (logrus) onto pino's. */
+export function normalizeLogLevel(level: string): LogLevel {
+  const lowered = level.toLowerCase();
+  if (lowered === 'warning') return 'warn';
+  if (lowered === 'panic') return 'fatal';
+  return lowered as LogLevel;
+}
+
+export const REDACT_PATHS = [
+  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  'secret', '*.secret', 'key', '*.key', 'password', '*.password', 'token', '*.token',
+  'headers["x-streaming-key"]', '*.headers["x-streaming-key"]', 'headers["x-control-auth-token"]',
+];
+
+export interface LoggerSetup {
+  level: string;
+  /** Write here instead of stdout (tests, embedding apps). */
+  destination?: NodeJS.WritableStream;
+  name?: string;
+}
+
+export function createLogger(setup: LoggerSetup): Logger {
+  const options: LoggerOptions = {
+    level: normalizeLogLevel(setup.level),
+    name: setup.name ?? 'coordinator',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+  };
+  return setup.destination ? pino(options, setup.destination as pino.DestinationStream) : pino(options);
+}

@@ -1,0 +1,86 @@
+// The plugin contract. A plugin names itself once, may depend on other
+// plugins by name, may declare a JSON schema for its options (validated with
+// ajv before apply), and taps hooks inside apply().
+
+import type { Coordinator } from './runtime.js';
+import type { CoordinatorHooks, LifecycleContext } from './hooks.js';
+import type { Logger } from './logger.js';
+import type { Delivery } from './delivery.js';
+import type { ResolvedConfig } from './config/types.js';
+
+/** A JSON schema object (draft 2019/2020 subset ajv understands). */
+export type JsonSchema = Record<string, unknown>;
+
+export type LifecycleFn = (context: LifecycleContext) => void | Promise<void>;
+
+/** What a plugin's apply() receives: its view of the runtime, bound to its name. */
+export interface PluginApi {
+  /** The plugin's own name; use it as the tap name. */
+  readonly name: string;
+  readonly runtime: Coordinator;
+  readonly hooks: CoordinatorHooks;
+  readonly config: ResolvedConfig;
+  /** Child logger carrying `plugin: name`. */
+  readonly log: Logger;
+  /** Run at start, in registration order. */
+  onStart(fn: LifecycleFn): void;
+  /** Run once every plugin has started. */
+  onReady(fn: LifecycleFn): void;
+  /** Stop accepting new work; runs in reverse registration order, before in-flight requests drain. */
+  onDrain(fn: LifecycleFn): void;
+  /** Close everything; runs in reverse registration order, after the drain. */
+  onStop(fn: LifecycleFn): void;
+  /** Offer a typed service to plugins that depend on this one. */
+  provide<T>(service: string, value: T): void;
+  /** Use a service another plugin provides (declare that plugin in `dependencies`). */
+  service<T>(service: string): T;
+  /** Deliver responses whose response hook has this URL scheme ('unix', 'http', …). */
+  registerDelivery(scheme: string, delivery: Delivery): void;
+}
+
+export interface PluginDefinition<O = Record<string, unknown>> {
+  /** Unique name; used for taps, logs, errors and the config key of its options. */
+  readonly name: string;
+  readonly version?: string;
+  /** Names of plugins that must be registered before this one. */
+  readonly dependencies?: readonly string[];
+  /** JSON schema for the options; defaults in it are applied. */
+  readonly optionsSchema?: JsonSchema;
+  /** Tap hooks and register lifecycle work. Never tap per request. */
+  apply(api: PluginApi, options: O): void | Promise<void>;
+}
+
+/** A plugin with the options it was configured with, ready to register. */
+export interface PluginInstance<O = Record<string, unknown>> {
+  readonly definition: PluginDefinition<O>;
+  readonly options: Partial<O> | undefined;
+}
+
+/** What definePlugin returns: call it with options to configure an instance. */
+export interface PluginFactory<O = Record<string, unknown>> {
+  (options?: Partial<O>): PluginInstance<O>;
+  readonly definition: PluginDefinition<O>;
+  readonly pluginName: string;
+}
+
+export type PluginLike = PluginInstance<any> | PluginFactory<any> | PluginDefinition<any>;
+
+export function definePlugin<O = Record<string, unknown>>(definition: PluginDefinition<O>): PluginFactory<O> {
+  if (!definition || typeof definition.name !== 'string' || definition.name === '') {
+    throw new TypeError('definePlugin: a plugin needs a non-empty name');
+  }
+  if (typeof definition.apply !== 'function') {
+    throw new TypeError(`definePlugin: plugin ${definition.name} needs an apply(api, options) function`);
+  }
+  const factory = ((options?: Partial<O>) => ({ definition, options })) as PluginFactory<O>;
+  Object.defineProperty(factory, 'definition', { value: definition });
+  Object.defineProperty(factory, 'pluginName', { value: definition.name });
+  return factory;
+}
+
+/** Normalise any accepted plugin form into an instance. */
+export function toPluginInstance(plugin: PluginLike): PluginInstance<any> {
+  if (typeof plugin === 'function') return { definition: plugin.definition, options: undefined };
+  if ('definition' in plugin && plugin.definition) return plugin;
+  return { definition: plugin as PluginDefinition<any>, options: undefined };
+}

@@ -1,0 +1,415 @@
+// The runtime: plugins, hooks, the tracker and the lifecycle. Every request,
+// whatever door it came in by, goes through dispatch(); every response,
+// whatever door it came back by, goes through receiveResponse().
+
+import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import { CoordinatorError, toCoordinatorError } from './errors.js';
+import { createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
+import { createRequestContext, type RequestContext, type ResponseContext } from './context.js';
+import { DeliveryRegistry, type Delivery } from './delivery.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRequest, errorResponse, type Request, type Response } from './model.js';
+import type { PluginApi, PluginInstance, PluginLike, LifecycleFn } from './plugin.js';
+import { toPluginInstance } from './plugin.js';
+import { Tracker, type TrackedRequest } from './tracker.js';
+import type { ResolvedConfig } from './config/types.js';
+import { validateAgainst, configError } from './config/validate.js';
+import { schemeOf } from './wire-url.js';
+import type { CoordinatorEvent } from './events.js';
+import { fanOut, type FanOutMember } from './fanout.js';
+
+export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+export interface DispatchOptions {
+  /** Door the request came in by (for logs and plugins). Default 'inproc'. */
+  origin?: string;
+  remoteAddress?: string;
+  /** Overrides the configured request timeout for this request, ms. */
+  timeoutMs?: number;
+  /** Initial attributes for plugins (e.g. what an ingress learnt about the caller). */
+  attributes?: Record<string, unknown>;
+}
+
+export interface CallOptions extends DispatchOptions {
+  /** Request id; a random UUID when omitted. */
+  id?: string;
+  streamURL?: URL | null;
+  taskURL?: URL | null;
+}
+
+export interface RuntimeOptions {
+  config: ResolvedConfig;
+  /** Use this logger instead of a new one (embedding apps). */
+  logger?: Logger;
+}
+
+const channels = {
+  requestStart: diagnostics.channel('coordinator:request:start'),
+  requestAccepted: diagnostics.channel('coordinator:request:accepted'),
+  requestError: diagnostics.channel('coordinator:request:error'),
+  responseDelivered: diagnostics.channel('coordinator:response:delivered'),
+};
+
+const INPROC_HOST = 'runtime';
+
+export class Coordinator {
+  readonly hooks: CoordinatorHooks;
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  readonly delivery = new DeliveryRegistry();
+  private readonly tracker: Tracker;
+  private readonly plugins: PluginInstance<any>[] = [];
+  private readonly services = new Map<string, { plugin: string; value: unknown }>();
+  private readonly waiters = new Map<string, (response: Response) => void>();
+  private readonly settling = new Set<Promise<void>>();
+  private state: RuntimeState = 'created';
+  private applied = false;
+  private stopPromise: Promise<void> | undefined;
+
+  constructor(options: RuntimeOptions) {
+    this.config = options.config;
+    this.log = options.logger ?? createLogger({ level: options.config.logLevel });
+    this.hooks = createHooks();
+    guardHooks(this.hooks, {
+      isSealed: () => this.state !== 'created',
+      timeoutMs: (hook) => (['start', 'ready', 'drain', 'stop'].includes(hook) ? this.config.lifecycleTimeoutMs : this.config.hookTimeoutMs),
+    });
+    this.tracker = new Tracker((entry) => this.onTimeout(entry));
+    this.delivery.register('inproc', { deliver: async (hook, response) => this.deliverInProcess(hook, response) }, 'core');
+  }
+
+  get status(): RuntimeState {
+    return this.state;
+  }
+
+  /** Number of requests awaiting a response. */
+  get inFlight(): number {
+    return this.tracker.size;
+  }
+
+  /** Names of the registered plugins, in registration order. */
+  get pluginNames(): string[] {
+    return this.plugins.map((p) => p.definition.name);
+  }
+
+  // ---------------------------------------------------------------- plugins
+
+  /** Register a plugin. Dependencies must be registered first; names are unique. */
+  use(plugin: PluginLike): this {
+    if (this.state !== 'created' || this.applied) {
+      throw new CoordinatorError('ERR_TAP_AFTER_START', 'plugins are registered before start()');
+    }
+    const instance = toPluginInstance(plugin);
+    const { definition } = instance;
+    if (this.plugins.some((p) => p.definition.name === definition.name)) {
+      throw new CoordinatorError('ERR_PLUGIN_DUPLICATE', `plugin ${definition.name} is registered twice`, { details: { plugin: definition.name } });
+    }
+    for (const dependency of definition.dependencies ?? []) {
+      if (!this.plugins.some((p) => p.definition.name === dependency)) {
+        throw new CoordinatorError('ERR_PLUGIN_DEPENDENCY', `plugin ${definition.name} needs plugin ${dependency}, which is not registered before it`, {
+          details: { plugin: definition.name, dependency },
+        });
+      }
+    }
+    this.plugins.push(instance);
+    return this;
+  }
+
+  private resolvePluginOptions(instance: PluginInstance<any>): Record<string, unknown> {
+    const { definition } = instance;
+    const fromConfig = this.config.pluginOptions[definition.name] ?? {};
+    const options: Record<string, unknown> = structuredCloneOptions({ ...fromConfig, ...(instance.options ?? {}) });
+    if (definition.optionsSchema) {
+      const problems = validateAgainst(definition.optionsSchema, options, `plugins.${definition.name}`);
+      if (problems.length > 0) {
+        const err = configError(problems, this.config.source);
+        throw new CoordinatorError('ERR_PLUGIN_OPTIONS', err.message.replace('invalid configuration', `invalid options for plugin ${definition.name}`), {
+          details: { plugin: definition.name, problems },
+        });
+      }
+    }
+    return options;
+  }
+
+  /** Apply every plugin (validate options, let it tap). start() does this if not done. */
+  async applyPlugins(): Promise<void> {
+    if (this.applied) return;
+    this.applied = true;
+    const optionsByPlugin = this.plugins.map((p) => this.resolvePluginOptions(p));
+    for (const [index, instance] of this.plugins.entries()) {
+      const api = this.createPluginApi(instance.definition.name, index);
+      await instance.definition.apply(api, optionsByPlugin[index]);
+    }
+  }
+
+  private createPluginApi(name: string, index: number): PluginApi {
+    const log = this.log.child({ plugin: name });
+    // Reverse order for drain/stop: later plugins stop first (tapable runs lower stages first).
+    const tapLifecycle = (hook: keyof Pick<CoordinatorHooks, 'start' | 'ready' | 'drain' | 'stop'>, reverse: boolean) => (fn: LifecycleFn) => {
+      this.hooks[hook].tapPromise({ name, stage: reverse ? -index : index }, async (ctx: LifecycleContext) => { await fn(ctx); });
+    };
+    return {
+      name,
+      runtime: this,
+      hooks: this.hooks,
+      config: this.config,
+      log,
+      onStart: tapLifecycle('start', false),
+      onReady: tapLifecycle('ready', false),
+      onDrain: tapLifecycle('drain', true),
+      onStop: tapLifecycle('stop', true),
+      provide: (service, value) => {
+        const existing = this.services.get(service);
+        if (existing) throw new CoordinatorError('ERR_PLUGIN_DUPLICATE', `service ${service} is provided by ${existing.plugin} already (${name} tried again)`);
+        this.services.set(service, { plugin: name, value });
+      },
+      service: <T>(service: string) => this.service<T>(service),
+      registerDelivery: (scheme: string, delivery: Delivery) => this.delivery.register(scheme, delivery, name),
+    };
+  }
+
+  /** A service provided by a plugin. */
+  service<T>(service: string): T {
+    const entry = this.services.get(service);
+    if (!entry) throw new CoordinatorError('ERR_SERVICE_MISSING', `no plugin provides service ${service}`);
+    return entry.value as T;
+  }
+
+  hasService(service: string): boolean {
+    return this.services.has(service);
+  }
+
+  // -------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new CoordinatorError('ERR_INTERNAL', `start() called while ${this.state}`);
+    await this.applyPlugins();
+    this.state = 'starting';
+    this.tracker.open();
+    const ctx: LifecycleContext = { reason: '' };
+    try {
+      await this.hooks.start.promise(ctx);
+    } catch (err) {
+      this.log.error({ err }, 'start failed; stopping what started');
+      this.state = 'started';
+      await this.stop('start failed').catch((stopErr: unknown) => this.log.error({ err: stopErr }, 'stop after failed start failed'));
+      throw err;
+    }
+    this.state = 'started';
+    await this.hooks.ready.promise(ctx);
+    this.log.info({ plugins: this.pluginNames }, 'coordinator started');
+  }
+
+  /**
+   * Stop: plugins stop accepting (drain, reverse order), in-flight requests get
+   * up to drainTimeoutMs to be answered, the rest are answered with
+   * ERR_SHUTTING_DOWN, then plugins close (stop, reverse order).
+   */
+  stop(reason = 'stop()'): Promise<void> {
+    this.stopPromise ??= this.doStop(reason);
+    return this.stopPromise;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    if (this.state === 'created') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    const ctx: LifecycleContext = { reason };
+    const errors: unknown[] = [];
+    await this.hooks.drain.promise(ctx).catch((err: unknown) => errors.push(err));
+    this.tracker.close();
+    const pending = this.tracker.size;
+    const leftovers = await this.tracker.waitEmpty(this.config.drainTimeoutMs);
+    for (const entry of leftovers) {
+      if (this.tracker.remove(entry)) {
+        this.settle(entry, errorResponse(entry.request.id, 'coordinator shutting down', 'ERR_SHUTTING_DOWN'));
+      }
+    }
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
+    await this.hooks.stop.promise(ctx).catch((err: unknown) => errors.push(err));
+    this.state = 'stopped';
+    this.log.info({ reason, drained: pending - leftovers.length, cut: leftovers.length }, 'coordinator stopped');
+    if (errors.length > 0) throw errors[0];
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /**
+   * Send a request through the pipeline: onRequest taps, validation,
+   * resolveProvider, tracking, the provider's acknowledgement. Resolves when a
+   * provider accepted it (the "ack"); the response goes to request.responseHook.
+   * Rejects with a CoordinatorError carrying the request id.
+   */
+  async dispatch(input: Request, options: DispatchOptions = {}): Promise<void> {
+    if (this.state !== 'started') {
+      throw new CoordinatorError(this.state === 'stopping' || this.state === 'stopped' ? 'ERR_SHUTTING_DOWN' : 'ERR_NOT_STARTED', undefined, { requestId: input.id });
+    }
+    const context = createRequestContext(this.log, input.id, options.origin ?? 'inproc', options.remoteAddress, options.timeoutMs ?? this.config.requestTimeoutMs);
+    if (options.attributes) Object.assign(context.attributes, options.attributes);
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: input, context });
+    try {
+      validateRequest(input);
+      const request = await this.hooks.onRequest.promise(input, context);
+      validateRequest(request);
+      if (!this.delivery.has(schemeOf(request.responseHook!))) {
+        throw new CoordinatorError('ERR_UNKNOWN_SCHEME', undefined, { requestId: request.id, details: { responseHook: request.responseHook!.href } });
+      }
+      const provider = await this.hooks.resolveProvider.promise(request, context);
+      if (!provider) {
+        throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id, details: { task: request.task } });
+      }
+      if (request.streamURL) {
+        request.streamURL = await this.hooks.onStream.promise(request.streamURL, {
+          direction: 'request', to: provider.transport, request, response: undefined, requestContext: context, log: context.log,
+        });
+      }
+      const entry = this.tracker.track(request, context, context.timeoutMs);
+      let outcome;
+      try {
+        outcome = await provider.send(request, context);
+      } catch (err) {
+        this.tracker.remove(entry);
+        throw err;
+      }
+      if (outcome?.direct) this.tracker.remove(entry);
+      if (channels.requestAccepted.hasSubscribers) channels.requestAccepted.publish({ request, context, provider: provider.name });
+    } catch (err) {
+      const error = toCoordinatorError(err, 'ERR_PROVIDER_FAILED', input.id);
+      if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: input, context, error });
+      context.log.debug({ code: error.code, err: error.message }, 'request not accepted');
+      throw error;
+    }
+  }
+
+  /**
+   * A response came back (from a provider, a peer coordinator, a timeout).
+   * Returns false when no tracked request has its id (late or unknown: dropped).
+   */
+  receiveResponse(response: Response): boolean {
+    const entry = this.tracker.take(response.id);
+    if (!entry) {
+      this.log.debug({ requestId: response.id }, 'response for no tracked request dropped');
+      return false;
+    }
+    this.settle(entry, response);
+    return true;
+  }
+
+  /** The request tracked under this id, if any (for transports that relay). */
+  trackedRequest(id: string): Request | undefined {
+    return this.tracker.get(id)?.request;
+  }
+
+  private onTimeout(entry: TrackedRequest): void {
+    if (!this.tracker.remove(entry)) return;
+    entry.context.log.info({ task: entry.request.task, timeoutMs: entry.context.timeoutMs }, 'response timeout');
+    this.settle(entry, errorResponse(entry.request.id, 'response timeout', 'ERR_TIMEOUT'));
+  }
+
+  private settle(entry: TrackedRequest, response: Response): void {
+    const work = this.deliverResponse(entry, response);
+    this.settling.add(work);
+    void work.finally(() => this.settling.delete(work));
+  }
+
+  private async deliverResponse(entry: TrackedRequest, incoming: Response): Promise<void> {
+    const { request, context } = entry;
+    const responseContext: ResponseContext = { request, requestContext: context, log: context.log };
+    try {
+      let response = await this.hooks.onResponse.promise(incoming, responseContext);
+      const hook = request.responseHook!;
+      if (response.streamURL) {
+        const streamURL = await this.hooks.onStream.promise(response.streamURL, {
+          direction: 'response', to: schemeOf(hook), request, response, requestContext: context, log: context.log,
+        });
+        response = { ...response, streamURL };
+      }
+      await this.delivery.deliver(hook, response, responseContext);
+      if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
+    } catch (err) {
+      const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
+      context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');
+      // An in-process waiter must never hang: tell it what happened.
+      this.wakeWaiter(request.responseHook, errorResponse(request.id, error.wireMessage, error.code));
+    }
+  }
+
+  // ----------------------------------------------------------- in-process
+
+  private deliverInProcess(hook: URL, response: Response): void {
+    const waiter = this.waiters.get(hook.pathname);
+    if (!waiter) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
+    this.waiters.delete(hook.pathname);
+    waiter(response);
+  }
+
+  private wakeWaiter(hook: URL | null, response: Response): void {
+    if (!hook || schemeOf(hook) !== 'inproc') return;
+    const waiter = this.waiters.get(hook.pathname);
+    if (waiter) {
+      this.waiters.delete(hook.pathname);
+      waiter(response);
+    }
+  }
+
+  /**
+   * Send a request through the whole pipeline and await its response (the
+   * response is delivered in-process). Dispatch failures are returned as error
+   * responses with their code, never thrown.
+   */
+  async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = {}): Promise<Response> {
+    const id = fields.id ?? randomUUID();
+    const key = `/${randomUUID()}`;
+    const hook = new URL(`inproc://${INPROC_HOST}${key}`);
+    const request = createRequest({ ...fields, id, responseHook: hook });
+    const responded = new Promise<Response>((resolve) => this.waiters.set(key, resolve));
+    try {
+      await this.dispatch(request, options);
+    } catch (err) {
+      this.waiters.delete(key);
+      const error = toCoordinatorError(err, 'ERR_INTERNAL', id);
+      return errorResponse(id, error.wireMessage, error.code);
+    }
+    return responded;
+  }
+
+  /** Run a task and return its result; throws a CoordinatorError when it answers with an error. */
+  async call<T = unknown>(task: string, args?: unknown, options: CallOptions = {}): Promise<T> {
+    const response = await this.inject({ task, args: args ?? null, id: options.id, streamURL: options.streamURL ?? null, taskURL: options.taskURL ?? null }, options);
+    if (response.error) {
+      throw new CoordinatorError(response.errorCode ?? 'ERR_PROVIDER_FAILED', response.error, { requestId: response.id, wire: response.error });
+    }
+    return response.result as T;
+  }
+
+  /** Run several named requests at once; resolves when every one has a response (errors and timeouts included). */
+  fanOut(members: Record<string, FanOutMember>, options: DispatchOptions = {}): Promise<Record<string, Response>> {
+    return fanOut((member) => this.inject({ task: member.task, args: member.args ?? null }, { ...options, ...(member.timeoutMs ? { timeoutMs: member.timeoutMs } : {}) }), members);
+  }
+
+  // ----------------------------------------------------------------- events
+
+  /** Publish a domain event to onEvent taps; tap failures are logged, never thrown. */
+  async emit(event: CoordinatorEvent): Promise<void> {
+    try {
+      await this.hooks.onEvent.promise(event);
+    } catch (err) {
+      this.log.error({ err, event: event.type }, 'event handler failed');
+    }
+  }
+}
+
+function structuredCloneOptions(options: Record<string, unknown>): Record<string, unknown> {
+  // Plugin options may hold functions or class instances; copy only the top level.
+  return { ...options };
+}
+
+/** The checks every request passes, whatever door it came in by. */
+export function validateRequest(request: Request): void {
+  if (!request.id) throw new CoordinatorError('ERR_MISSING_ID');
+  if (!request.task && !request.taskURL) throw new CoordinatorError('ERR_MISSING_TASK', undefined, { requestId: request.id });
+  if (!request.responseHook) throw new CoordinatorError('ERR_MISSING_RESPONSE_HOOK', undefined, { requestId: request.id });
+}

@@ -1,0 +1,126 @@
+// URLs on the acomm wire. Go peers put every URL as the JSON object of Go's
+// url.URL struct and cannot read a plain string back; newer clients may send
+// strings. We read both and hand the runtime a WHATWG URL.
+
+import { CoordinatorError } from './errors.js';
+
+/** The JSON object Go's encoding/json writes for a *url.URL (Go 1.19 key set). */
+export interface GoURLObject {
+  Scheme: string;
+  Opaque: string;
+  User: null;
+  Host: string;
+  Path: string;
+  RawPath: string;
+  OmitHost: boolean;
+  ForceQuery: boolean;
+  RawQuery: string;
+  Fragment: string;
+  RawFragment: string;
+}
+
+export type UrlWireForm = 'object' | 'string';
+
+/** Parse a URL string by Go's request-URI rules: absolute URL or absolute path. */
+export function parseWireUrlString(text: string): URL {
+  if (text === '') throw new CoordinatorError('ERR_BAD_URL', 'empty url');
+  const schemeMatch = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text);
+  if (!schemeMatch) throw new CoordinatorError('ERR_BAD_URL', 'invalid URI for request', { details: { url: text } });
+  try {
+    return new URL(text);
+  } catch (cause) {
+    throw new CoordinatorError('ERR_BAD_URL', `invalid url: ${text}`, { cause });
+  }
+}
+
+function pickKey(obj: Record<string, unknown>, name: string): unknown {
+  if (name in obj) return obj[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(obj)) if (key.toLowerCase() === lower) return obj[key];
+  return undefined;
+}
+
+function stringField(obj: Record<string, unknown>, name: string): string {
+  const value = pickKey(obj, name);
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new CoordinatorError('ERR_BAD_URL', `url field ${name} must be a string`);
+  return value;
+}
+
+/** Build a URL from a Go url.URL object (any subset of keys, any case). */
+export function urlFromGoObject(obj: Record<string, unknown>): URL {
+  const scheme = stringField(obj, 'Scheme');
+  const host = stringField(obj, 'Host');
+  const path = stringField(obj, 'Path');
+  const rawPath = stringField(obj, 'RawPath');
+  const rawQuery = stringField(obj, 'RawQuery');
+  const fragment = stringField(obj, 'Fragment');
+  const opaque = stringField(obj, 'Opaque');
+  const forceQuery = pickKey(obj, 'ForceQuery') === true;
+  if (!scheme) throw new CoordinatorError('ERR_BAD_URL', 'url object without a scheme');
+  const escapedPath = rawPath || path.split('/').map(encodeURIComponent).join('/');
+  let text = opaque ? `${scheme}:${opaque}` : `${scheme}://${host}${escapedPath}`;
+  if (rawQuery || forceQuery) text += `?${rawQuery}`;
+  if (fragment) text += `#${encodeURIComponent(fragment)}`;
+  try {
+    return new URL(text);
+  } catch (cause) {
+    throw new CoordinatorError('ERR_BAD_URL', `invalid url object: ${text}`, { cause });
+  }
+}
+
+/** Read a URL field as found on the wire: null, a Go object or a string. */
+export function readWireUrl(value: unknown, field: string): URL | null {
+  if (value === undefined || value === null) return null;
+  try {
+    if (typeof value === 'string') return parseWireUrlString(value);
+    if (typeof value === 'object' && !Array.isArray(value)) return urlFromGoObject(value as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof CoordinatorError) throw new CoordinatorError('ERR_BAD_URL', `${field}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  throw new CoordinatorError('ERR_BAD_URL', `${field}: expected a URL object or string`);
+}
+
+/** The path a unix: URL names (decoded), as Go dials it. */
+export function unixSocketPath(url: URL): string {
+  return decodeURIComponent(url.pathname);
+}
+
+function hostOf(url: URL): string {
+  return url.host;
+}
+
+/** Write a URL in Go's url.URL object form, the only form Go peers read. */
+export function toGoObject(url: URL): GoURLObject {
+  const path = decodeURIComponent(url.pathname);
+  const canonical = path.split('/').map(encodeURIComponent).join('/');
+  return {
+    Scheme: url.protocol.slice(0, -1),
+    Opaque: '',
+    User: null,
+    Host: hostOf(url),
+    Path: path,
+    RawPath: canonical === url.pathname ? '' : url.pathname,
+    OmitHost: false,
+    ForceQuery: false,
+    RawQuery: url.search.startsWith('?') ? url.search.slice(1) : '',
+    Fragment: url.hash.startsWith('#') ? decodeURIComponent(url.hash.slice(1)) : '',
+    RawFragment: '',
+  };
+}
+
+export function writeWireUrl(url: URL | null, form: UrlWireForm): GoURLObject | string | null {
+  if (url === null) return null;
+  return form === 'object' ? toGoObject(url) : url.href;
+}
+
+/** Build a unix: URL for a socket path. */
+export function unixUrl(socketPath: string): URL {
+  return new URL(`unix://${socketPath.split('/').map(encodeURIComponent).join('/')}`);
+}
+
+/** The URL scheme without the colon: 'unix', 'http', 'https', 'inproc'. */
+export function schemeOf(url: URL): string {
+  return url.protocol.slice(0, -1);
+}

@@ -1,0 +1,53 @@
+// Public API of coordinator-runtime.
+
+import { checkConfig as checkConfigWith, createCoordinatorWith, type CreateOptions } from './core/create.js';
+import type { ConfigProblem } from './core/config/validate.js';
+import type { CoordinatorConfig } from './core/config/types.js';
+import type { Coordinator } from './core/runtime.js';
+import { builtinPlugins, defaultPluginNames } from './plugins/builtin.js';
+
+/**
+ * Build a coordinator runtime. Plugins listed in `config.plugins` are
+ * registered in order (plugin objects, built-in names, or { name, options });
+ * without `plugins` the default built-in set is used. Add more with `.use()`,
+ * then `await start()`.
+ */
+export function createCoordinator(config: CoordinatorConfig = {}, options: CreateOptions = {}): Coordinator {
+  return createCoordinatorWith({ builtins: builtinPlugins, defaults: defaultPluginNames }, config, options);
+}
+
+/** Every problem in a config (core keys, plugin entries, plugin options), without starting anything. */
+export function checkConfig(config: CoordinatorConfig): ConfigProblem[] {
+  return checkConfigWith(config, { builtins: builtinPlugins, defaults: defaultPluginNames });
+}
+
+export type { ConfigProblem } from './core/config/validate.js';
+export { Coordinator, validateRequest } from './core/runtime.js';
+export type { DispatchOptions, CallOptions, RuntimeState } from './core/runtime.js';
+export type { CreateOptions } from './core/create.js';
+export { definePlugin } from './core/plugin.js';
+export type { PluginApi, PluginDefinition, PluginFactory, PluginInstance, PluginLike, JsonSchema, LifecycleFn } from './core/plugin.js';
+export { defineConfig } from './core/config/types.js';
+export type { CoordinatorConfig, ResolvedConfig, PluginEntry } from './core/config/types.js';
+export { resolveConfig, CONFIG_DEFAULTS } from './core/config/resolve.js';
+export { loadConfig } from './core/config/load.js';
+export type { LoadedConfig } from './core/config/load.js';
+export { CoordinatorError, ERROR_CATALOG, isCoordinatorError, coordinatorError } from './core/errors.js';
+export type { ErrorCode } from './core/errors.js';
+export type { CoordinatorHooks, LifecycleContext } from './core/hooks.js';
+export type { RequestContext, ResponseContext, StreamContext } from './core/context.js';
+export type { Provider, SendOutcome } from './core/provider.js';
+export type { Delivery } from './core/delivery.js';
+export type { CoordinatorEvent } from './core/events.js';
+export { makeEvent } from './core/events.js';
+export { createRequest, successResponse, errorResponse, ackResponse } from './core/model.js';
+export type { Request, Response } from './core/model.js';
+export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeAck } from './core/codec.js';
+export type { EncodeOptions } from './core/codec.js';
+export { readWireUrl, toGoObject, unixUrl, parseWireUrlString } from './core/wire-url.js';
+export type { GoURLObject } from './core/wire-url.js';
+export type { Logger } from './core/logger.js';
+export type { FanOutMember } from './core/fanout.js';
+export { inProcessProvider } from './plugins/inproc-provider/index.js';
+export type { TaskHandler, TaskContext, InProcessTasks } from './plugins/inproc-provider/index.js';
+export { builtinPlugins } from './plugins/builtin.js';

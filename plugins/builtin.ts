@@ -1,0 +1,11 @@
+// Built-in plugins, by the name a config file may use for them.
+
+import type { PluginFactory } from '../core/plugin.js';
+import { inProcessProvider } from './inproc-provider/index.js';
+
+export const builtinPlugins: Record<string, PluginFactory<any>> = {
+  [inProcessProvider.pluginName]: inProcessProvider,
+};
+
+/** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */
+export const defaultPluginNames: string[] = [];
