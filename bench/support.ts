@@ -1,0 +1,57 @@
+// Shared benchmark helpers: run a baseline and a subject in the same process,
+// interleaved, and print ratios (machines are shared and noisy).
+
+export interface Measurement {
+  name: string;
+  opsPerSec: number;
+  p50Us?: number;
+  p99Us?: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Run `op` `count` times with `concurrency` in flight; ops/s and latency percentiles. */
+export async function measure(name: string, op: () => Promise<unknown>, count: number, concurrency: number): Promise<Measurement> {
+  const latencies: number[] = new Array(count);
+  let next = 0;
+  const start = process.hrtime.bigint();
+  async function worker(): Promise<void> {
+    while (next < count) {
+      const i = next++;
+      const t0 = process.hrtime.bigint();
+      await op();
+      latencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { name, opsPerSec: count / seconds, p50Us: percentile(latencies, 50), p99Us: percentile(latencies, 99) };
+}
+
+/** Alternate baseline and subject `rounds` times; report the best round of each. */
+export async function compare(
+  title: string,
+  baseline: () => Promise<Measurement>,
+  subject: () => Promise<Measurement>,
+  rounds = 3,
+): Promise<{ baseline: Measurement; subject: Measurement; ratio: number }> {
+  let best: { baseline?: Measurement; subject?: Measurement } = {};
+  for (let i = 0; i < rounds; i += 1) {
+    const b = await baseline();
+    const s = await subject();
+    if (!best.baseline || b.opsPerSec > best.baseline.opsPerSec) best.baseline = b;
+    if (!best.subject || s.opsPerSec > best.subject.opsPerSec) best.subject = s;
+  }
+  const ratio = best.subject!.opsPerSec / best.baseline!.opsPerSec;
+  const fmt = (m: Measurement) => `${m.name.padEnd(34)} ${Math.round(m.opsPerSec).toString().padStart(9)} ops/s` +
+    (m.p50Us !== undefined ? `  p50 ${m.p50Us.toFixed(1)} µs  p99 ${m.p99Us!.toFixed(1)} µs` : '');
+  console.log(`\n## ${title}`);
+  console.log(fmt(best.baseline!));
+  console.log(fmt(best.subject!));
+  console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (baseline is ${(1 / ratio).toFixed(2)}x faster)`);
+  return { baseline: best.baseline!, subject: best.subject!, ratio };
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, CoordinatorError } from '../../index.js';
+
+const GO_HOOK = {
+  Scheme: 'unix', Opaque: '', User: null, Host: '', Path: '/tmp/cerana/response/coord1.sock', RawPath: '',
+  OmitHost: false, ForceQuery: false, RawQuery: '', Fragment: '', RawFragment: '',
+};
+
+describe('codec', () => {
+  it('writes the empty ack as exactly the bytes Go writes', () => {
+    const ack = encodeAck('', '');
+    assert.equal(ack, '{"error":"","id":"","result":null,"streamURL":null}');
+    assert.equal(Buffer.byteLength(ack), 0x33);
+  });
+
+  it('reads a HEAD Go request with URL objects', () => {
+    const req = decodeRequest(JSON.stringify({ id: 'r1', task: 'CPUInfo', taskURL: null, responseHook: GO_HOOK, streamURL: null, args: { guest_id: 'g1' } }));
+    assert.equal(req.id, 'r1');
+    assert.equal(req.task, 'CPUInfo');
+    assert.equal(req.responseHook?.protocol, 'unix:');
+    assert.equal(req.responseHook?.pathname, '/tmp/cerana/response/coord1.sock');
+    assert.deepEqual(req.args, { guest_id: 'g1' });
+    assert.equal(req.taskURL, null);
+  });
+
+  it('reads the seed spellings responsehook and stream_url, and any key case', () => {
+    const req = decodeRequest({ ID: 'a', TASK: 'T', responsehook: 'http://localhost:4080/response', stream_url: 'http://localhost:4080/stream', Args: [1] });
+    assert.equal(req.id, 'a');
+    assert.equal(req.task, 'T');
+    assert.equal(req.responseHook?.href, 'http://localhost:4080/response');
+    assert.equal(req.streamURL?.href, 'http://localhost:4080/stream');
+    assert.deepEqual(req.args, [1]);
+    const snake = decodeRequest({ id: 'b', task: 'T', response_hook: 'unix:///x.sock', task_url: 'http://127.0.0.1:1/x' });
+    assert.equal(snake.responseHook?.pathname, '/x.sock');
+    assert.equal(snake.taskURL?.href, 'http://127.0.0.1:1/x');
+  });
+
+  it('prefers the camelCase key when both spellings appear', () => {
+    const req = decodeRequest({ id: 'a', task: 'T', streamURL: 'unix:///camel.sock', stream_url: 'unix:///snake.sock' });
+    assert.equal(req.streamURL?.pathname, '/camel.sock');
+  });
+
+  it('accepts URL objects with a subset of keys in any case', () => {
+    const req = decodeRequest({ id: 'a', task: 'T', responseHook: { scheme: 'http', host: 'localhost:19090', path: '/min' } });
+    assert.equal(req.responseHook?.href, 'http://localhost:19090/min');
+  });
+
+  it('writes requests in Go key order with URL objects', () => {
+    const req = decodeRequest({ id: 'r1', task: 'T', responseHook: 'unix:///tmp/cerana/response/coord1.sock' });
+    const text = encodeRequest(req);
+    assert.equal(text, `{"id":"r1","task":"T","taskURL":null,"responseHook":${JSON.stringify(GO_HOOK)},"streamURL":null,"args":null}`);
+  });
+
+  it('writes a URL with a query as Go does', () => {
+    const req = decodeRequest({ id: 'r', task: 'T', responseHook: 'http://localhost:8080/stream?addr=unix%3A%2F%2F%2Ftmp%2Fx.sock' });
+    const obj = JSON.parse(encodeRequest(req)).responseHook;
+    assert.equal(obj.Host, 'localhost:8080');
+    assert.equal(obj.Path, '/stream');
+    assert.equal(obj.RawQuery, 'addr=unix%3A%2F%2F%2Ftmp%2Fx.sock');
+    assert.equal(obj.User, null);
+  });
+
+  it('writes string URLs and the legacy stream key on request', () => {
+    const req = decodeRequest({ id: 'r', task: 'T', responseHook: 'unix:///a.sock', streamURL: 'unix:///s.sock' });
+    const obj = JSON.parse(encodeRequest(req, { urlForm: 'string', legacyStreamKey: true }));
+    assert.equal(obj.responseHook, 'unix:///a.sock');
+    assert.equal(obj.streamURL, 'unix:///s.sock');
+    assert.equal(obj.stream_url, 'unix:///s.sock');
+  });
+
+  it('writes responses in Go key order with error as a string', () => {
+    assert.equal(encodeResponse({ id: 'x', result: [1], streamURL: null, error: '' }), '{"error":"","id":"x","result":[1],"streamURL":null}');
+  });
+
+  it('reads error null, absent and string; rejects a non-string error', () => {
+    assert.equal(decodeResponse('{"id":"a","error":null}').error, '');
+    assert.equal(decodeResponse('{"id":"a"}').error, '');
+    assert.equal(decodeResponse('{"id":"a","error":"boom"}').error, 'boom');
+    assert.throws(() => decodeResponse('{"id":"a","error":{"a":1}}'), (err: unknown) => err instanceof CoordinatorError && err.code === 'ERR_DECODE' && err.requestId === 'a');
+  });
+
+  it('rejects malformed input with ERR_DECODE and a clear message, never a crash', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['', /unexpected end of JSON input/],
+      ['{"id": x}', /JSON/],
+      ['null', /must be a JSON object/],
+      ['[1,2]', /must be a JSON object/],
+      ['{"id": 5}', /id must be a string/],
+      ['{"id":"a","task":"T","responseHook":"asdf"}', /responseHook: invalid URI for request/],
+      ['{"id":"a","task":"T","responseHook":""}', /responseHook: empty url/],
+      ['{"id":"a","task":"T","responseHook":42}', /responseHook: expected a URL object or string/],
+    ];
+    for (const [input, message] of cases) {
+      assert.throws(() => decodeRequest(input), (err: unknown) => {
+        assert.ok(err instanceof CoordinatorError, `not a CoordinatorError for ${input}`);
+        assert.equal(err.code, 'ERR_DECODE', input);
+        assert.match(err.message, message, input);
+        return true;
+      });
+    }
+  });
+
+  it('keeps the request id on decode errors that come after the id', () => {
+    assert.throws(() => decodeRequest('{"id":"keep","responseHook":"asdf"}'), (err: unknown) => err instanceof CoordinatorError && err.requestId === 'keep');
+  });
+
+  it('round-trips unix://asdf and http URLs unchanged', () => {
+    for (const href of ['unix://asdf', 'http://asdf/', 'https://asdf/']) {
+      const req = decodeRequest({ id: 'a', task: 'T', responseHook: href });
+      const again = decodeRequest(encodeRequest(req));
+      assert.equal(again.responseHook?.href, req.responseHook?.href);
+    }
+  });
+});
