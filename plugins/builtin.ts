@@ -2,10 +2,12 @@
 
 import type { PluginFactory } from '../core/plugin.js';
 import { inProcessProvider } from './inproc-provider/index.js';
+import { unixTransport } from './unix-transport/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
+  [unixTransport.pluginName]: unixTransport,
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */
-export const defaultPluginNames: string[] = [];
+export const defaultPluginNames: string[] = ['unix-transport'];

@@ -1,0 +1,53 @@
+// Send one frame to a unix socket and read the ack, as acomm senders do:
+// connect, write header+body in one write, read one ack frame, close.
+
+import net from 'node:net';
+import { CoordinatorError } from '../../core/errors.js';
+import { FrameReader, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+
+export interface SendFrameOptions {
+  /** Connect, write and ack must complete within this time, ms. */
+  timeoutMs: number;
+  maxAckBytes?: number;
+}
+
+/** Go's wording for dial failures, which peers and users know. */
+function dialError(socketPath: string, err: NodeJS.ErrnoException): CoordinatorError {
+  const reason = err.code === 'ECONNREFUSED' ? 'connection refused'
+    : err.code === 'ENOENT' ? 'no such file or directory'
+    : err.code === 'EACCES' ? 'permission denied'
+    : err.message;
+  return new CoordinatorError('ERR_PROVIDER_FAILED', `dial unix ${socketPath}: connect: ${reason}`, { cause: err, details: { socket: socketPath, errno: err.code } });
+}
+
+/** Resolves with the ack body (JSON bytes); rejects when the peer could not be reached or did not ack. */
+export function sendFrame(socketPath: string, json: string, options: SendFrameOptions): Promise<Buffer> {
+  const frame = encodeFrame(json);
+  return new Promise<Buffer>((resolve, reject) => {
+    const reader = new FrameReader(options.maxAckBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    let connected = false;
+    let done = false;
+    const socket = net.connect(socketPath);
+    const finish = (err: Error | null, body?: Buffer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(body!);
+    };
+    const timer = setTimeout(() => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: no ack within ${options.timeoutMs} ms`, { details: { socket: socketPath } })), options.timeoutMs);
+    socket.once('connect', () => {
+      connected = true;
+      socket.write(frame);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const state = reader.push(chunk);
+      if (state.kind === 'frame') finish(null, state.body);
+      else if (state.kind === 'too-large') finish(new CoordinatorError('ERR_FRAME_TOO_LARGE', `unix ${socketPath}: ack of ${state.length} bytes is too large`));
+    });
+    socket.on('end', () => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: EOF before ack`, { details: { socket: socketPath } })));
+    // An ECONNRESET after the ack has been read is success (the peer closed with our extra bytes unread).
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(connected ? new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: ${err.message}`, { cause: err }) : dialError(socketPath, err)));
+  });
+}

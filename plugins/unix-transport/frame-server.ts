@@ -1,0 +1,118 @@
+// A unix socket server that reads exactly one frame per connection, hands it
+// to a handler, writes the handler's ack frame and closes, as acomm peers
+// expect. Every connection has a deadline; nothing a peer sends can crash it.
+
+import net from 'node:net';
+import { promises as fs } from 'node:fs';
+import type { Logger } from '../../core/logger.js';
+import { FrameReader, encodeFrame } from './framing.js';
+import { DEFAULT_DIR_MODE, DEFAULT_SOCKET_MODE, prepareSocketPath, removeSocketFile } from './socket-files.js';
+
+export type BadFrameReason = 'eof' | 'unexpected-eof' | 'too-large' | 'timeout';
+
+export interface FrameServerOptions {
+  path: string;
+  maxFrameBytes: number;
+  /** The whole frame must arrive within this time, ms. */
+  readTimeoutMs: number;
+  socketMode?: number;
+  dirMode?: number;
+  log: Logger;
+  /** Handle one frame; resolve with the ack JSON to write, or null to close without an ack. */
+  onFrame(body: Buffer): Promise<string | null> | string | null;
+  /** A frame that could not be read; return the ack JSON to write, or null to close without one. */
+  onBadFrame(reason: BadFrameReason, detail: { declaredLength: number; maxFrameBytes: number }): string | null;
+}
+
+export class FrameServer {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly handling = new Set<Promise<void>>();
+
+  constructor(private readonly options: FrameServerOptions) {}
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  async listen(): Promise<void> {
+    const { path: socketPath } = this.options;
+    await prepareSocketPath(socketPath, this.options.dirMode ?? DEFAULT_DIR_MODE);
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.options.log.error({ err, path: socketPath }, 'socket server error'));
+    await fs.chmod(socketPath, this.options.socketMode ?? DEFAULT_SOCKET_MODE);
+    this.server = server;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.sockets.add(socket);
+    const reader = new FrameReader(this.options.maxFrameBytes);
+    let settled = false;
+    const finish = (ack: string | null) => {
+      if (socket.destroyed) return;
+      if (ack === null) socket.destroy();
+      else socket.end(encodeFrame(ack));
+    };
+    const bad = (reason: BadFrameReason) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      finish(this.options.onBadFrame(reason, { declaredLength: reader.declaredLength, maxFrameBytes: this.options.maxFrameBytes }));
+    };
+    const timer = setTimeout(() => bad('timeout'), this.options.readTimeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      const state = reader.push(chunk);
+      if (state.kind === 'incomplete') return;
+      if (state.kind === 'too-large') {
+        bad('too-large');
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.pause();
+      const work = (async () => {
+        let ack: string | null;
+        try {
+          ack = await this.options.onFrame(state.body);
+        } catch (err) {
+          this.options.log.error({ err }, 'frame handler failed');
+          ack = null;
+        }
+        finish(ack);
+      })();
+      this.handling.add(work);
+      void work.finally(() => this.handling.delete(work));
+    });
+    socket.on('end', () => {
+      if (!settled) bad(reader.bytesBuffered < 4 || reader.declaredLength === 0 ? 'eof' : 'unexpected-eof');
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.sockets.delete(socket);
+    });
+  }
+
+  /** Stop accepting; let frames being handled finish (up to graceMs); close the rest; remove the file. */
+  async close(graceMs = 1000): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.handling.size > 0) {
+      await Promise.race([Promise.allSettled([...this.handling]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    }
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    await removeSocketFile(this.options.path);
+  }
+}

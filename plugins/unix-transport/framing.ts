@@ -1,0 +1,88 @@
+// acomm framing: a 4-byte big-endian length, then that many bytes of JSON.
+// We read the header and body fully whatever the packet boundaries (Go read
+// the header with one read and misparsed split headers), and refuse a frame
+// above the configured maximum before allocating it.
+
+import { CoordinatorError } from '../../core/errors.js';
+
+export const HEADER_BYTES = 4;
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Header and body in one buffer, to be written with one write() (Go peers need that). */
+export function encodeFrame(json: string): Buffer {
+  const bodyLength = Buffer.byteLength(json);
+  if (bodyLength > 0xffffffff) throw new CoordinatorError('ERR_FRAME_TOO_LARGE', `frame of ${bodyLength} bytes cannot be framed`);
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
+  frame.writeUInt32BE(bodyLength, 0);
+  frame.write(json, HEADER_BYTES, 'utf8');
+  return frame;
+}
+
+export type FrameState =
+  | { kind: 'incomplete' }
+  | { kind: 'frame'; body: Buffer }
+  | { kind: 'too-large'; length: number };
+
+/** Accumulates chunks until one whole frame is there. One frame per connection. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected = -1;
+
+  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+
+  get bytesBuffered(): number {
+    return this.buffered;
+  }
+
+  /** The declared body length, once the header is complete. */
+  get declaredLength(): number {
+    return this.expected;
+  }
+
+  push(chunk: Buffer): FrameState {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.expected < 0) {
+      if (this.buffered < HEADER_BYTES) return { kind: 'incomplete' };
+      const joined = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [joined];
+      this.expected = joined.readUInt32BE(0);
+      if (this.expected > this.maxFrameBytes) return { kind: 'too-large', length: this.expected };
+    }
+    if (this.buffered < HEADER_BYTES + this.expected) return { kind: 'incomplete' };
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    // Bytes beyond the frame are ignored, as Go ignores a second frame on a connection.
+    return { kind: 'frame', body: joined.subarray(HEADER_BYTES, HEADER_BYTES + this.expected) };
+  }
+}
+
+/**
+ * The first JSON value in `text`. Go's streaming decoder stops at the end of
+ * the first value and ignores what follows inside the frame; JSON.parse
+ * would reject the trailing bytes, so cut them off first.
+ */
+export function firstJsonValue(text: string): string {
+  let i = 0;
+  while (i < text.length && /\s/.test(text[i]!)) i += 1;
+  const open = text[i];
+  if (open !== '{' && open !== '[') return text;
+  let depth = 0;
+  let inString = false;
+  for (let j = i; j < text.length; j += 1) {
+    const c = text.charCodeAt(j);
+    if (inString) {
+      if (c === 0x5c) j += 1; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth += 1;
+    else if (c === 0x7d || c === 0x5d) {
+      depth -= 1;
+      if (depth === 0) return text.slice(i, j + 1);
+    }
+  }
+  return text;
+}

@@ -1,0 +1,261 @@
+// Unix transport: the acomm wire format on unix sockets, exactly as the Go
+// coordinator spoke it, so its providers and clients work unmodified.
+//
+//   <socketDir>/coordinator/<serviceName>.sock   requests from providers and local clients
+//   <socketDir>/response/<serviceName>.sock      responses to requests we proxied
+//   <socketDir>/<Task>/<priority>-<name>.sock    providers (discovered, best priority first)
+
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
+import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, type EncodeOptions } from '../../core/codec.js';
+import type { Request } from '../../core/model.js';
+import type { Provider } from '../../core/provider.js';
+import { schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
+import { firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { FrameServer, type BadFrameReason } from './frame-server.js';
+import { sendFrame } from './frame-client.js';
+import { ProviderDirectory, assertTaskName, type ProviderSocket } from './discovery.js';
+import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
+
+export const PLUGIN_NAME = 'unix-transport';
+export const UNIX_TRANSPORT_SERVICE = 'unix.transport';
+
+export interface UnixTransportOptions {
+  /** Largest frame accepted, bytes. Default 4 MiB. */
+  maxFrameBytes: number;
+  /** A whole incoming frame must arrive within this time, ms. */
+  readTimeoutMs: number;
+  /** Connecting to a peer, writing and reading its ack must complete within this time, ms. */
+  sendTimeoutMs: number;
+  /** Mode of directories the coordinator creates. Default 0o700 (owner only). */
+  dirMode: number;
+  /** Mode of socket files the coordinator creates. Default 0o600. */
+  socketMode: number;
+  /** Unix response hooks must lie inside one of these directories. Default: the socket directory. */
+  allowedHookDirs: string[] | null;
+  /** URL form written to peers: 'object' (Go url.URL, default) or 'string'. */
+  urlForm: 'object' | 'string';
+  /** Also write `stream_url` for peers built before acomm renamed it. */
+  legacyStreamKey: boolean;
+  /** Unread offered streams are removed after this time, ms. */
+  streamTtlMs: number;
+}
+
+/** What the unix transport offers other plugins (declare 'unix-transport' as a dependency). */
+export interface UnixTransportService {
+  readonly requestSocketPath: string;
+  readonly responseSocketPath: string;
+  /** The coordinator's response socket as a URL (the hook providers see for proxied requests). */
+  readonly responseHookUrl: URL;
+  /** Offer bytes on a one-shot unix socket (acomm NewStreamUnix). */
+  offerStream(source: StreamSource, options?: { ttlMs?: number }): Promise<OfferedStream>;
+  /** Read a unix: stream URL. */
+  readStream(url: URL): Readable;
+  /** Send one framed message to a socket and return the decoded ack's error text ('' = accepted). */
+  sendMessage(socketPath: string, json: string): Promise<string>;
+  /** The providers of a task, best first. */
+  providersOf(task: string): Promise<ProviderSocket[]>;
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxFrameBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 * 1024, default: DEFAULT_MAX_FRAME_BYTES },
+    readTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 10_000 },
+    sendTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 10_000 },
+    dirMode: { type: 'integer', minimum: 0, maximum: 0o777, default: 0o700 },
+    socketMode: { type: 'integer', minimum: 0, maximum: 0o777, default: 0o600 },
+    allowedHookDirs: { anyOf: [{ type: 'array', items: { type: 'string', pattern: '^/' } }, { type: 'null' }], default: null },
+    urlForm: { enum: ['object', 'string'], default: 'object' },
+    legacyStreamKey: { type: 'boolean', default: false },
+    streamTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
+  },
+};
+
+function isInside(dir: string, target: string): boolean {
+  const relative = path.relative(path.resolve(dir), path.resolve(target));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+const UNMARSHAL = 'failed to unmarshal request';
+
+export const unixTransport = definePlugin<UnixTransportOptions>({
+  name: PLUGIN_NAME,
+  optionsSchema,
+  apply(api, options) {
+    const { runtime, config, log } = api;
+    const socketDir = path.resolve(config.socketDir);
+    const requestSocketPath = path.join(socketDir, 'coordinator', `${config.serviceName}.sock`);
+    const responseSocketPath = path.join(socketDir, 'response', `${config.serviceName}.sock`);
+    const responseHookUrl = unixUrl(responseSocketPath);
+    const streamDir = path.join(socketDir, 'streams', config.serviceName);
+    const allowedHookDirs = options.allowedHookDirs ?? [socketDir];
+    const encodeOptions: EncodeOptions = { urlForm: options.urlForm, legacyStreamKey: options.legacyStreamKey };
+    const directory = new ProviderDirectory(socketDir);
+    const offered = new Set<OfferedStream>();
+
+    async function sendMessage(socketPath: string, json: string): Promise<string> {
+      const ack = await sendFrame(socketPath, json, { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes });
+      try {
+        return decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
+      } catch (err) {
+        throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
+      }
+    }
+
+    // ---------------------------------------------------------- providers
+
+    function providerFor(task: string, sockets: ProviderSocket[]): Provider {
+      return {
+        name: `unix:${task}`,
+        transport: 'unix',
+        async send(request, context) {
+          const hookIsUnix = schemeOf(request.responseHook!) === 'unix';
+          // A provider never talks to the outside: non-unix hooks are replaced by our response socket.
+          const forwarded: Request = hookIsUnix ? { ...request, taskURL: null } : { ...request, taskURL: null, responseHook: responseHookUrl };
+          const json = encodeRequest(forwarded, encodeOptions);
+          const attempts: Array<{ socket: string; error: string }> = [];
+          for (const socket of sockets) {
+            let error: string;
+            try {
+              error = await sendMessage(socket.path, json);
+              if (error === '') {
+                context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
+                return { direct: hookIsUnix };
+              }
+            } catch (err) {
+              error = isCoordinatorError(err) ? err.message : String(err);
+            }
+            attempts.push({ socket: socket.path, error });
+            context.log.warn({ provider: socket.path, error }, 'provider refused or unreachable; trying the next');
+          }
+          const last = attempts[attempts.length - 1]?.error ?? 'no providers available for task';
+          throw new CoordinatorError('ERR_PROVIDER_FAILED', last, { requestId: request.id, wire: last, details: { task, attempts } });
+        },
+      };
+    }
+
+    api.hooks.onRequest.tap(PLUGIN_NAME, (request) => {
+      const hook = request.responseHook;
+      if (hook && schemeOf(hook) === 'unix') {
+        const hookPath = unixSocketPath(hook);
+        if (!allowedHookDirs.some((dir) => isInside(dir, hookPath))) {
+          throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `responseHook: unix socket ${hookPath} is outside the allowed directories`, { requestId: request.id });
+        }
+      }
+      return request;
+    });
+
+    api.hooks.resolveProvider.tapPromise(PLUGIN_NAME, async (request) => {
+      if (request.taskURL) return undefined;
+      assertTaskName(request.task, request.id);
+      const sockets = await directory.list(request.task);
+      return sockets.length > 0 ? providerFor(request.task, sockets) : undefined;
+    });
+
+    api.registerDelivery('unix', {
+      async deliver(hook, response, context) {
+        const error = await sendMessage(unixSocketPath(hook), encodeResponse(response, encodeOptions));
+        if (error) throw new CoordinatorError('ERR_DELIVERY', `unix hook refused the response: ${error}`, { requestId: response.id });
+        context.log.debug({ hook: hook.href }, 'response delivered');
+      },
+    });
+
+    // ---------------------------------------------------------- listeners
+
+    const badFrameAck = (reason: BadFrameReason, detail: { declaredLength: number; maxFrameBytes: number }): string => {
+      switch (reason) {
+        case 'eof': return encodeAck('', `${UNMARSHAL}: EOF`);
+        case 'unexpected-eof': return encodeAck('', `${UNMARSHAL}: unexpected EOF`);
+        case 'too-large': return encodeAck('', `frame too large: ${detail.declaredLength} bytes exceeds the maximum of ${detail.maxFrameBytes}`);
+        case 'timeout': return encodeAck('', `${UNMARSHAL}: timeout: no complete frame within ${options.readTimeoutMs} ms`);
+      }
+    };
+
+    const requestServer = new FrameServer({
+      path: requestSocketPath,
+      maxFrameBytes: options.maxFrameBytes,
+      readTimeoutMs: options.readTimeoutMs,
+      dirMode: options.dirMode,
+      socketMode: options.socketMode,
+      log,
+      async onFrame(body) {
+        if (body.length === 0) return encodeAck('', `${UNMARSHAL}: EOF`);
+        let request: Request;
+        try {
+          request = decodeRequest(firstJsonValue(body.toString('utf8')));
+        } catch (err) {
+          const e = err as CoordinatorError;
+          return encodeAck(e.requestId ?? '', `${UNMARSHAL}: ${e.message}`);
+        }
+        try {
+          await runtime.dispatch(request, { origin: 'unix' });
+          return encodeAck(request.id, '');
+        } catch (err) {
+          const e = err as CoordinatorError;
+          return encodeAck(request.id, e.wireMessage ?? e.message);
+        }
+      },
+      onBadFrame: (reason, detail) => {
+        log.warn({ reason, ...detail, socket: requestSocketPath }, 'bad frame on the request socket');
+        return badFrameAck(reason, detail);
+      },
+    });
+
+    const responseServer = new FrameServer({
+      path: responseSocketPath,
+      maxFrameBytes: options.maxFrameBytes,
+      readTimeoutMs: options.readTimeoutMs,
+      dirMode: options.dirMode,
+      socketMode: options.socketMode,
+      log,
+      onFrame(body) {
+        let response;
+        try {
+          response = decodeResponse(firstJsonValue(body.toString('utf8')));
+        } catch (err) {
+          // As the Go tracker: an unreadable response gets no ack, the connection is just closed.
+          log.warn({ err: (err as Error).message }, 'unreadable response on the response socket');
+          return null;
+        }
+        // Ack first, then handle: the sender must not wait for our delivery.
+        setImmediate(() => runtime.receiveResponse(response));
+        return encodeAck('', '');
+      },
+      onBadFrame: (reason) => {
+        log.warn({ reason, socket: responseSocketPath }, 'bad frame on the response socket');
+        return null;
+      },
+    });
+
+    api.provide<UnixTransportService>(UNIX_TRANSPORT_SERVICE, {
+      requestSocketPath,
+      responseSocketPath,
+      responseHookUrl,
+      async offerStream(source, streamOptions = {}) {
+        const stream = await offerStream(source, { dir: streamDir, ttlMs: streamOptions.ttlMs ?? options.streamTtlMs });
+        offered.add(stream);
+        void stream.finished.then(() => offered.delete(stream));
+        return stream;
+      },
+      readStream: (url) => readUnixStream(url),
+      sendMessage,
+      providersOf: (task) => directory.list(task),
+    });
+
+    api.onStart(async () => {
+      await responseServer.listen();
+      await requestServer.listen();
+      log.info({ requestSocket: requestSocketPath, responseSocket: responseSocketPath }, 'unix transport listening');
+    });
+    // Stop taking requests first; responses keep arriving while in-flight requests drain.
+    api.onDrain(() => requestServer.close());
+    api.onStop(async () => {
+      await responseServer.close();
+      await Promise.all([...offered].map((s) => s.close()));
+    });
+  },
+});
