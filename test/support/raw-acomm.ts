@@ -73,7 +73,7 @@ export function rawExchange(socketPath: string, chunks: Buffer[], opts: { gapMs?
       clearTimeout(timer);
       const raw = Buffer.concat(received);
       const frames: string[] = [];
-      let rest = raw;
+      let rest: Buffer = raw;
       for (let f = parseFrame(rest); f; f = parseFrame(rest)) { frames.push(f.body); rest = f.rest; }
       resolve({ frames, raw, ended: ended ?? 'end' });
     });
