@@ -57,3 +57,5 @@ export { createProvider } from './plugins/unix-transport/provider-sdk.js';
 export type { ProviderOptions, ProviderTaskHandler, ProviderTaskConfig, ProviderTaskContext, RunningProvider } from './plugins/unix-transport/provider-sdk.js';
 export { encodeFrame, FrameReader } from './plugins/unix-transport/framing.js';
 export { offerStream, readUnixStream } from './plugins/unix-transport/streams.js';
+export { createClient } from './plugins/unix-transport/client-sdk.js';
+export type { ClientOptions, AcommClient } from './plugins/unix-transport/client-sdk.js';

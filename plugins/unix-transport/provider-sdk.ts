@@ -12,17 +12,17 @@
 // return a stream, and make further requests through the coordinator.
 
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pino } from 'pino';
-import { CoordinatorError } from '../../core/errors.js';
-import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse } from '../../core/codec.js';
-import { createRequest, errorResponse, successResponse, type Request, type Response } from '../../core/model.js';
+import type { CoordinatorError } from '../../core/errors.js';
+import { decodeRequest, decodeResponse, encodeAck, encodeResponse } from '../../core/codec.js';
+import { errorResponse, successResponse, type Request, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
-import { readWireUrl, schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
+import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
 import { DEFAULT_MAX_FRAME_BYTES, firstJsonValue } from './framing.js';
 import { FrameServer } from './frame-server.js';
 import { sendFrame } from './frame-client.js';
+import { createClient } from './client-sdk.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 
 export interface ProviderTaskContext {
@@ -95,11 +95,6 @@ export function createProvider(options: ProviderOptions): RunningProvider {
   const socketDir = path.resolve(options.socketDir);
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-  const coordinatorUrl = typeof options.coordinatorUrl === 'string'
-    ? readWireUrl(options.coordinatorUrl, 'coordinatorUrl')!
-    : options.coordinatorUrl ?? unixUrl(path.join(socketDir, 'coordinator', 'coordinator.sock'));
-  const responseSocketPath = path.join(socketDir, 'response', `${options.name}.sock`);
-  const pending = new Map<string, { resolve: (r: Response) => void; timer: NodeJS.Timeout }>();
   const running = new Set<Promise<void>>();
   const offered = new Set<OfferedStream>();
   const stopping = new AbortController();
@@ -126,59 +121,11 @@ export function createProvider(options: ProviderOptions): RunningProvider {
     }
   }
 
-  // ------------------------------------------------------- sub-requests
-
-  async function subRequest(task: string, args: unknown, timeoutMs = options.requestTimeoutMs ?? 60_000): Promise<Response> {
-    const id = randomUUID();
-    const request = createRequest({ id, task, args: args ?? null, responseHook: unixUrl(responseSocketPath) });
-    const answered = new Promise<Response>((resolve) => {
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        resolve(errorResponse(id, 'response timeout', 'ERR_TIMEOUT'));
-      }, timeoutMs);
-      pending.set(id, { resolve, timer });
-    });
-    const settleNow = (error: string) => {
-      const entry = pending.get(id);
-      if (!entry) return;
-      clearTimeout(entry.timer);
-      pending.delete(id);
-      entry.resolve(errorResponse(id, error));
-    };
-    if (schemeOf(coordinatorUrl) !== 'unix') {
-      settleNow('providers reach the coordinator over unix sockets only');
-      return answered;
-    }
-    try {
-      const error = await sendToSocket(unixSocketPath(coordinatorUrl), encodeRequest(request));
-      if (error) settleNow(error);
-    } catch (err) {
-      settleNow((err as Error).message);
-    }
-    return answered;
-  }
-
-  const responseServer = new FrameServer({
-    path: responseSocketPath,
-    maxFrameBytes,
-    readTimeoutMs: 10_000,
-    log,
-    onFrame(body) {
-      let response: Response;
-      try {
-        response = decodeResponse(firstJsonValue(body.toString('utf8')));
-      } catch {
-        return null;
-      }
-      const entry = pending.get(response.id);
-      if (entry) {
-        clearTimeout(entry.timer);
-        pending.delete(response.id);
-        setImmediate(() => entry.resolve(response));
-      }
-      return encodeAck('', '');
-    },
-    onBadFrame: () => null,
+  // Sub-requests go through the coordinator with our own response socket as the hook.
+  const client = createClient({
+    socketDir, name: options.name, log, maxFrameBytes, sendTimeoutMs,
+    ...(options.coordinatorUrl ? { coordinatorUrl: options.coordinatorUrl } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
 
   // ------------------------------------------------------- task handling
@@ -190,17 +137,9 @@ export function createProvider(options: ProviderOptions): RunningProvider {
       log: taskLog,
       signal,
       readStream: () => (request.streamURL && schemeOf(request.streamURL) === 'unix' ? readUnixStream(request.streamURL) : null),
-      send: (task, args, o) => subRequest(task, args, o?.timeoutMs),
-      async call(task, args, o) {
-        const response = await subRequest(task, args, o?.timeoutMs);
-        if (response.error) throw new CoordinatorError(response.errorCode ?? 'ERR_PROVIDER_FAILED', response.error, { requestId: response.id });
-        return response.result as never;
-      },
-      async fanOut(members, o) {
-        const names = Object.keys(members);
-        const responses = await Promise.all(names.map((n) => subRequest(members[n]!.task, members[n]!.args, o?.timeoutMs)));
-        return Object.fromEntries(names.map((n, i) => [n, responses[i]!]));
-      },
+      send: (task, args, o) => client.send(task, args, o),
+      call: (task, args, o) => client.call(task, args, o),
+      fanOut: (members, o) => client.fanOut(members, o),
     };
   }
 
@@ -275,9 +214,9 @@ export function createProvider(options: ProviderOptions): RunningProvider {
 
   return {
     sockets,
-    responseSocketPath,
+    responseSocketPath: client.responseSocketPath,
     async start() {
-      await responseServer.listen();
+      await client.start();
       for (const server of servers) await server.listen();
       log.info({ tasks: Object.keys(sockets) }, 'provider listening');
     },
@@ -287,12 +226,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
         await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
       }
       stopping.abort();
-      for (const [id, entry] of pending) {
-        clearTimeout(entry.timer);
-        entry.resolve(errorResponse(id, 'provider stopping', 'ERR_SHUTTING_DOWN'));
-      }
-      pending.clear();
-      await responseServer.close(0);
+      await client.stop();
       await Promise.all([...offered].map((s) => s.close()));
     },
   };
