@@ -9,5 +9,5 @@ export default defineConfig({
   bindAddress: '127.0.0.1',
   requestTimeoutMs: 60_000,
   logLevel: 'info',
-  plugins: ['unix-transport'],
+  plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'],
 });

@@ -27,7 +27,7 @@ export function parseWireUrlString(text: string): URL {
   const schemeMatch = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text);
   if (!schemeMatch) throw new CoordinatorError('ERR_BAD_URL', 'invalid URI for request', { details: { url: text } });
   try {
-    return new URL(text);
+    return new URL(withHostPlaceholder(text));
   } catch (cause) {
     throw new CoordinatorError('ERR_BAD_URL', `invalid url: ${text}`, { cause });
   }
@@ -59,7 +59,7 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
   const forceQuery = pickKey(obj, 'ForceQuery') === true;
   if (!scheme) throw new CoordinatorError('ERR_BAD_URL', 'url object without a scheme');
   const escapedPath = rawPath || path.split('/').map(encodeURIComponent).join('/');
-  let text = opaque ? `${scheme}:${opaque}` : `${scheme}://${host}${escapedPath}`;
+  let text = opaque ? `${scheme}:${opaque}` : withHostPlaceholder(`${scheme}://${host}${escapedPath}`);
   if (rawQuery || forceQuery) text += `?${rawQuery}`;
   if (fragment) text += `#${encodeURIComponent(fragment)}`;
   try {
@@ -67,6 +67,16 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
   } catch (cause) {
     throw new CoordinatorError('ERR_BAD_URL', `invalid url object: ${text}`, { cause });
   }
+}
+
+/**
+ * Go clients name "my own host" with an empty host (`http://:4080/response`,
+ * as coordinator-cli does); WHATWG URLs cannot hold an empty http host, so it
+ * becomes `localhost`, which the ingress rewrites to the caller's address
+ * exactly like an empty host.
+ */
+function withHostPlaceholder(text: string): string {
+  return text.replace(/^(https?):\/\/(?=[:/?#]|$)/i, '$1://localhost');
 }
 
 /** Read a URL field as found on the wire: null, a Go object or a string. */

@@ -3,11 +3,17 @@
 import type { PluginFactory } from '../core/plugin.js';
 import { inProcessProvider } from './inproc-provider/index.js';
 import { unixTransport } from './unix-transport/index.js';
+import { httpServer } from './http-server/index.js';
+import { httpIngress } from './http-ingress/index.js';
+import { streamProxy } from './stream-proxy/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
   [unixTransport.pluginName]: unixTransport,
+  [httpServer.pluginName]: httpServer,
+  [httpIngress.pluginName]: httpIngress,
+  [streamProxy.pluginName]: streamProxy,
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */
-export const defaultPluginNames: string[] = ['unix-transport'];
+export const defaultPluginNames: string[] = ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'];

@@ -13,7 +13,8 @@ import { CoordinatorError } from '../../core/errors.js';
 import { unixSocketPath, unixUrl } from '../../core/wire-url.js';
 import { DEFAULT_SOCKET_MODE, ensureDir, removeSocketFile } from './socket-files.js';
 
-export type StreamSource = Readable | Buffer | string | (() => Readable);
+/** Bytes to offer: a stream, bytes, or a function called when the reader connects (lazy: W19). */
+export type StreamSource = Readable | Buffer | string | (() => Readable | Promise<Readable>);
 
 export interface OfferStreamOptions {
   /** Directory for the socket (created 0700 if missing). */
@@ -30,7 +31,7 @@ export interface OfferedStream {
   close(): Promise<void>;
 }
 
-function toReadable(source: StreamSource): Readable {
+async function toReadable(source: StreamSource): Promise<Readable> {
   if (typeof source === 'function') return source();
   if (typeof source === 'string' || Buffer.isBuffer(source)) return Readable.from([Buffer.from(source)]);
   return source;
@@ -64,7 +65,10 @@ export async function offerStream(source: StreamSource, options: OfferStreamOpti
     // One reader only: stop listening and remove the file before serving.
     server.close();
     void removeSocketFile(socketPath);
-    pipeline(toReadable(source), socket).then(() => resolveFinished(true), () => resolveFinished(true));
+    toReadable(source)
+      .then((readable) => pipeline(readable, socket))
+      .catch(() => socket.destroy())
+      .finally(() => resolveFinished(true));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -17,7 +17,7 @@ describe('examples/providers against `coordinator start`', function () {
 
   before(async () => {
     ({ dir, cleanup } = tempSocketDir());
-    coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '-s', dir, '-n', 'coord-e2e', '-t', '5', '-l', 'info']);
+    coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '-s', dir, '-n', 'coord-e2e', '-t', '5', '-p', '0', '-l', 'info']);
     await coordinator.waitFor(/coordinator ready/);
     provider = startChild(TSX, ['examples/providers/simple.ts'], env());
     await provider.waitFor(/provider-simple listening/);

@@ -1,0 +1,78 @@
+// POST JSON to a peer (response hook, federated coordinator) over a keep-alive
+// undici pool, with bounded retries on connection errors and bounded reply size.
+
+import { Agent, request } from 'undici';
+import { CoordinatorError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+
+export interface RetryPolicy {
+  retries: number;
+  delayMs: number;
+  factor: number;
+  maxDelayMs: number;
+}
+
+export interface PostOptions {
+  timeoutMs: number;
+  maxReplyBytes: number;
+  retry: RetryPolicy;
+  log: Logger;
+  requestId: string;
+}
+
+export interface PostReply {
+  status: number;
+  body: string;
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return CONNECTION_ERRORS.has(e.code ?? '') || CONNECTION_ERRORS.has(e.cause?.code ?? '');
+}
+
+export class JsonPoster {
+  private readonly agent = new Agent({ keepAliveTimeout: 4_000, connections: 64 });
+
+  async post(url: URL, json: string, options: PostOptions): Promise<PostReply> {
+    let delay = options.retry.delayMs;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.once(url, json, options);
+      } catch (err) {
+        if (attempt >= options.retry.retries || !isConnectionError(err)) throw err;
+        options.log.warn({ requestId: options.requestId, url: url.origin, attempt: attempt + 1, err: (err as Error).message }, 'POST failed; retrying');
+        const jitter = delay * (0.5 + Math.random() * 0.5);
+        await new Promise((resolve) => setTimeout(resolve, jitter));
+        delay = Math.min(options.retry.maxDelayMs, delay * options.retry.factor);
+      }
+    }
+  }
+
+  private async once(url: URL, json: string, options: PostOptions): Promise<PostReply> {
+    const res = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: json,
+      dispatcher: this.agent,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxReplyBytes) {
+        res.body.destroy();
+        throw new CoordinatorError('ERR_DELIVERY', `reply from ${url.origin} larger than ${options.maxReplyBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { status: res.statusCode, body: Buffer.concat(chunks, size).toString('utf8') };
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}

@@ -1,0 +1,267 @@
+// HTTP ingress for acomm requests, delivery to http(s) response hooks, and
+// federation (taskURL forwarding to another coordinator, answers via /proxy),
+// as the original coordinator's HTTP side, with its holes closed.
+//
+//   POST <any path>   an acomm request; the reply body is the ack
+//   POST /proxy       a response returning from a coordinator we forwarded to
+
+import type http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
+import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse } from '../../core/codec.js';
+import type { Request, Response } from '../../core/model.js';
+import type { Provider } from '../../core/provider.js';
+import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
+import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/index.js';
+import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
+import { readBody } from './body.js';
+import { JsonPoster, type RetryPolicy } from './http-client.js';
+import { replaceLocalhost, peerHost } from './localhost.js';
+
+export const PLUGIN_NAME = 'http-ingress';
+
+export interface HttpIngressOptions {
+  /** Largest request body accepted, bytes. */
+  maxBodyBytes: number;
+  /** Largest reply read from a hook or peer, bytes. */
+  maxReplyBytes: number;
+  /** Time for one POST to a hook or peer (headers and body), ms. */
+  deliveryTimeoutMs: number;
+  /** Retries of a POST on connection errors, with exponential backoff and jitter. */
+  retry: RetryPolicy;
+  /** Bearer tokens accepted at the ingress; empty: no authentication (the default on loopback). */
+  bearerTokens: string[];
+  /** URL prefixes a request's taskURL may point to (e.g. 'http://10.0.0.2:8080/'). Empty: federation off. */
+  federationPeers: string[];
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 * 1024, default: 4 * 1024 * 1024 },
+    maxReplyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
+    deliveryTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 10_000 },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        retries: { type: 'integer', minimum: 0, maximum: 20, default: 3 },
+        delayMs: { type: 'integer', minimum: 1, default: 100 },
+        factor: { type: 'number', minimum: 1, default: 2 },
+        maxDelayMs: { type: 'integer', minimum: 1, default: 5_000 },
+      },
+    },
+    bearerTokens: { type: 'array', items: { type: 'string', minLength: 16 }, default: [] },
+    federationPeers: { type: 'array', items: { type: 'string', pattern: '^(https?|unix)://' }, default: [] },
+  },
+};
+
+const ACK_HEADERS = { 'content-type': 'text/plain; charset=utf-8' };
+const UNMARSHAL = 'failed to unmarshal request';
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function isJsonish(contentType: string | undefined): boolean {
+  if (!contentType) return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || type === 'text/plain' || type === '' || type.endsWith('+json');
+}
+
+export const httpIngress = definePlugin<HttpIngressOptions>({
+  name: PLUGIN_NAME,
+  dependencies: ['http-server'],
+  optionsSchema,
+  apply(api, options) {
+    const { runtime, log } = api;
+    const poster = new JsonPoster();
+    let http!: HttpServerService;
+    let unix: UnixTransportService | undefined;
+
+    const reply = (res: http.ServerResponse, status: number, id: string, error: string) => {
+      res.writeHead(status, ACK_HEADERS).end(encodeAck(id, error));
+    };
+
+    function authorized(req: http.IncomingMessage): boolean {
+      if (options.bearerTokens.length === 0) return true;
+      const header = req.headers.authorization ?? '';
+      if (!header.startsWith('Bearer ')) return false;
+      const token = header.slice(7);
+      return options.bearerTokens.some((t) => sameSecret(token, t));
+    }
+
+    // ------------------------------------------------------------ ingress
+
+    async function ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+      const peer = req.socket.remoteAddress;
+      if (!authorized(req)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        reply(res, 401, '', 'unauthorized');
+        return;
+      }
+      if (!isJsonish(req.headers['content-type'])) {
+        reply(res, 415, '', `unsupported content type ${req.headers['content-type']}; send application/json`);
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, options.maxBodyBytes);
+      } catch {
+        // Answer, then close: the rest of the body is never read.
+        res.writeHead(413, { ...ACK_HEADERS, connection: 'close' });
+        res.end(encodeAck('', `request body too large: the limit is ${options.maxBodyBytes} bytes`), () => req.socket.destroy());
+        return;
+      }
+      let request: Request;
+      try {
+        request = decodeRequest(body);
+      } catch (err) {
+        const e = err as CoordinatorError;
+        reply(res, 400, e.requestId ?? '', `${UNMARSHAL}: ${e.message}`);
+        return;
+      }
+      request.responseHook = replaceLocalhost(request.responseHook, peer);
+      request.streamURL = replaceLocalhost(request.streamURL, peer);
+      if (!request.task && !request.taskURL) {
+        reply(res, 400, request.id, 'request missing task');
+        return;
+      }
+      try {
+        await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}) });
+        reply(res, 200, request.id, '');
+      } catch (err) {
+        const e = isCoordinatorError(err) ? err : new CoordinatorError('ERR_INTERNAL', String(err));
+        reply(res, e.status, request.id, e.wireMessage);
+      }
+    }
+
+    // A request from outside may not name local unix sockets: callers would
+    // reach any socket on the machine (W14). Unix hooks come from local callers.
+    api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: -100 }, (request, ctx) => {
+      if (ctx.origin !== 'http') return request;
+      for (const [field, url] of [['responseHook', request.responseHook], ['streamURL', request.streamURL]] as const) {
+        if (url && schemeOf(url) === 'unix') {
+          throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `${field}: unix URLs are not accepted from HTTP callers`, { requestId: request.id });
+        }
+        if (url && !['http', 'https'].includes(schemeOf(url))) {
+          throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId: request.id, wire: 'unknown url scheme' });
+        }
+      }
+      return request;
+    });
+
+    // ------------------------------------------------------------ delivery
+
+    async function postResponse(hook: URL, response: Response): Promise<void> {
+      const answer = await poster.post(hook, encodeResponse(response), {
+        timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log, requestId: response.id,
+      });
+      // A hook answers with an ack; its error (or an unreadable body) is a failed delivery, never retried.
+      let ackError: string;
+      try {
+        ackError = decodeResponse(answer.body).error;
+      } catch (err) {
+        throw new CoordinatorError('ERR_DELIVERY', `hook ${hook.origin} answered ${answer.status} with an unreadable ack: ${(err as Error).message}`, { requestId: response.id });
+      }
+      if (ackError) throw new CoordinatorError('ERR_DELIVERY', `hook ${hook.origin} refused the response: ${ackError}`, { requestId: response.id });
+    }
+    api.registerDelivery('http', { deliver: (hook, response) => postResponse(hook, response) });
+    api.registerDelivery('https', { deliver: (hook, response) => postResponse(hook, response) });
+
+    // ---------------------------------------------------------- federation
+
+    function allowedPeer(url: URL): boolean {
+      return options.federationPeers.some((prefix) => url.href.startsWith(prefix));
+    }
+
+    function unixPeer(taskURL: URL): Provider {
+      return {
+        name: `federation:${taskURL.href}`,
+        transport: 'unix',
+        async send(request) {
+          if (!unix) throw new CoordinatorError('ERR_UNKNOWN_SCHEME', 'unix taskURL needs the unix-transport plugin', { requestId: request.id });
+          // The same request, taskURL cleared, hook kept: the socket's owner answers it directly.
+          const error = await unix.sendMessage(unixSocketPath(taskURL), encodeRequest({ ...request, taskURL: null }));
+          if (error) throw new CoordinatorError('ERR_PROVIDER_FAILED', error, { requestId: request.id, wire: error });
+          return { direct: true };
+        },
+      };
+    }
+
+    function httpPeer(taskURL: URL): Provider {
+      return {
+        name: `federation:${taskURL.origin}`,
+        transport: 'http',
+        async send(request, ctx) {
+          const forwarded: Request = { ...request, taskURL: null, responseHook: new URL(`${http.baseUrl()}/proxy`) };
+          const answer = await poster.post(taskURL, encodeRequest(forwarded), {
+            timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log: ctx.log, requestId: request.id,
+          });
+          let error: string;
+          try {
+            error = decodeResponse(answer.body).error;
+          } catch (err) {
+            throw new CoordinatorError('ERR_PROVIDER_FAILED', `coordinator ${taskURL.origin} answered ${answer.status} with an unreadable ack`, { requestId: request.id, cause: err });
+          }
+          if (error) throw new CoordinatorError('ERR_PROVIDER_FAILED', error, { requestId: request.id, wire: error });
+        },
+      };
+    }
+
+    api.hooks.resolveProvider.tap({ name: PLUGIN_NAME, stage: -20 }, (request) => {
+      const taskURL = request.taskURL;
+      if (!taskURL) return undefined;
+      const scheme = schemeOf(taskURL);
+      if (!['unix', 'http', 'https'].includes(scheme)) throw new CoordinatorError('ERR_UNKNOWN_SCHEME', undefined, { requestId: request.id });
+      if (!allowedPeer(taskURL)) {
+        throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `taskURL ${taskURL.origin === 'null' ? taskURL.href : taskURL.origin} is not a configured federation peer`, { requestId: request.id });
+      }
+      return scheme === 'unix' ? unixPeer(taskURL) : httpPeer(taskURL);
+    });
+
+    async function proxyAnswer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+      let response: Response;
+      try {
+        response = decodeResponse(await readBody(req, options.maxReplyBytes));
+      } catch (err) {
+        reply(res, 400, '', (err as Error).message);
+        return;
+      }
+      reply(res, 200, '', '');
+      const peer = req.socket.remoteAddress;
+      const tracked = runtime.trackedRequest(response.id);
+      // Only the coordinator we forwarded to may answer (anyone knowing an id could, in the original: W2).
+      if (!tracked?.taskURL || !['http', 'https'].includes(schemeOf(tracked.taskURL))) {
+        log.debug({ requestId: response.id }, '/proxy answer for no forwarded request dropped');
+        return;
+      }
+      const expected = tracked.taskURL.hostname.replace(/^\[|\]$/g, '');
+      const isIp = /^[\d.]+$|:/.test(expected);
+      if (isIp && peer && peerHost(peer).replace(/^\[|\]$/g, '') !== expected && !/^(127\.|::1$|localhost$)/.test(expected)) {
+        log.warn({ requestId: response.id, peer }, '/proxy answer from another address than the peer called; dropped');
+        return;
+      }
+      response.streamURL = replaceLocalhost(response.streamURL, peer);
+      runtime.receiveResponse(response);
+    }
+
+    api.onStart(() => {
+      http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+      if (runtime.hasService(UNIX_TRANSPORT_SERVICE)) unix = api.service<UnixTransportService>(UNIX_TRANSPORT_SERVICE);
+    });
+    // Routes are registered at apply time so they exist before the server binds.
+    const routes = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    routes.route('*', '/proxy', proxyAnswer, PLUGIN_NAME);
+    routes.fallback(ingress, PLUGIN_NAME);
+    if (options.bearerTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(api.config.bindAddress)) {
+      log.warn({ bindAddress: api.config.bindAddress }, 'HTTP ingress is open to the network without authentication; set bearerTokens');
+    }
+    api.onStop(() => poster.close());
+  },
+});

@@ -1,0 +1,25 @@
+// "My own host" in a URL a caller sends (localhost, 127.x.y.z, ::1, 0.0.0.0 or
+// an empty host) is replaced with the caller's address from the TCP
+// connection, keeping the URL's own port, as the original ReplaceLocalhost
+// intended (its Go-version-dependent bug is not reproduced).
+
+const LOCAL = /^(localhost|127(\.\d{1,3}){3}|::1|0\.0\.0\.0|)$/i;
+
+/** The peer address as a URL host: IPv4-mapped IPv6 unwrapped, IPv6 bracketed. */
+export function peerHost(remoteAddress: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
+  const address = mapped ? mapped[1]! : remoteAddress;
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export function isLocalHostname(hostname: string): boolean {
+  return LOCAL.test(hostname.replace(/^\[|\]$/g, ''));
+}
+
+export function replaceLocalhost(url: URL | null, remoteAddress: string | undefined): URL | null {
+  if (!url || !remoteAddress || url.protocol === 'unix:') return url;
+  if (!isLocalHostname(url.hostname)) return url;
+  const rewritten = new URL(url.href);
+  rewritten.hostname = peerHost(remoteAddress);
+  return rewritten;
+}

@@ -1,0 +1,195 @@
+// Stream proxy: bytes cross the unix/HTTP boundary without being buffered.
+//
+// - A unix stream URL leaving through HTTP (a provider's output for an HTTP
+//   caller, or input offered to a federated peer) becomes
+//   <baseUrl>/stream/<token>: an opaque, unguessable, expiring, single-use
+//   token for a stream this coordinator registered. Anything else under
+//   /stream is 404. (The original's /stream?addr=<any address> let any caller
+//   make the coordinator read any socket or fetch any URL: W1.)
+// - An HTTP stream URL going to a unix provider becomes a one-shot unix
+//   socket that fetches the URL when the provider connects (lazily: W19).
+//   Only the caller's own host is fetched by default (no SSRF).
+
+import type http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError } from '../../core/errors.js';
+import { schemeOf } from '../../core/wire-url.js';
+import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
+import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
+import { isLocalHostname, peerHost } from '../http-ingress/localhost.js';
+
+export const PLUGIN_NAME = 'stream-proxy';
+export const STREAM_PROXY_SERVICE = 'stream.proxy';
+
+export interface StreamProxyOptions {
+  /** A token is refused after this time, ms. */
+  tokenTtlMs: number;
+  /** Tokens are single use (the default); false lets a token be read until it expires. */
+  singleUse: boolean;
+  /** Most tokens registered at once; more are refused. */
+  maxTokens: number;
+  /** Which hosts an inbound http(s) stream URL may name: 'caller' (the requester's own address), 'any', or a list of hostnames. */
+  inboundStreamHosts: 'caller' | 'any' | string[];
+  /** Time to connect to an upstream HTTP stream and get its headers, ms. */
+  upstreamTimeoutMs: number;
+}
+
+export interface StreamProxyService {
+  /** Register a source and get the HTTP URL that serves it once. */
+  register(source: URL): URL;
+  /** Tokens currently registered. */
+  readonly size: number;
+  /** Streams being served right now. */
+  readonly open: number;
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    tokenTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
+    singleUse: { type: 'boolean', default: true },
+    maxTokens: { type: 'integer', minimum: 1, default: 10_000 },
+    inboundStreamHosts: { anyOf: [{ enum: ['caller', 'any'] }, { type: 'array', items: { type: 'string' } }], default: 'caller' },
+    upstreamTimeoutMs: { type: 'integer', minimum: 1, default: 10_000 },
+  },
+};
+
+interface TokenEntry {
+  source: URL;
+  expiresAt: number;
+}
+
+const TOKEN_PATTERN = /^\/stream\/([A-Za-z0-9_-]{32})$/;
+
+export const streamProxy = definePlugin<StreamProxyOptions>({
+  name: PLUGIN_NAME,
+  dependencies: ['http-server', 'unix-transport'],
+  optionsSchema,
+  apply(api, options) {
+    const { log } = api;
+    const tokens = new Map<string, TokenEntry>();
+    const agent = new Agent({ keepAliveTimeout: 4_000 });
+    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const unix = api.service<UnixTransportService>(UNIX_TRANSPORT_SERVICE);
+    let open = 0;
+
+    function sweep(): void {
+      const now = Date.now();
+      for (const [token, entry] of tokens) if (entry.expiresAt <= now) tokens.delete(token);
+    }
+    const sweeper = setInterval(sweep, Math.min(options.tokenTtlMs, 30_000));
+    sweeper.unref();
+
+    function register(source: URL): URL {
+      if (tokens.size >= options.maxTokens) sweep();
+      if (tokens.size >= options.maxTokens) throw new CoordinatorError('ERR_INTERNAL', `stream proxy: more than ${options.maxTokens} open stream tokens`);
+      const token = randomBytes(24).toString('base64url');
+      tokens.set(token, { source, expiresAt: Date.now() + options.tokenTtlMs });
+      return new URL(`${http.baseUrl()}/stream/${token}`);
+    }
+
+    async function openUpstream(url: URL): Promise<Readable> {
+      const res = await request(url, { method: 'GET', dispatcher: agent, headersTimeout: options.upstreamTimeoutMs, bodyTimeout: options.upstreamTimeoutMs });
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        res.body.destroy();
+        throw new CoordinatorError('ERR_PROVIDER_FAILED', `upstream stream ${url.origin} answered ${res.statusCode}`);
+      }
+      return res.body;
+    }
+
+    function openSource(source: URL): Promise<Readable> {
+      if (schemeOf(source) === 'unix') return Promise.resolve(unix.readStream(source));
+      return openUpstream(source);
+    }
+
+    /** Wait for the first chunk (or the end) so an early failure can still be a proper HTTP error. */
+    function firstChunk(stream: Readable): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const cleanup = () => { stream.off('readable', onReadable); stream.off('error', onError); stream.off('end', onReadable); };
+        const onReadable = () => { cleanup(); resolve(); };
+        const onError = (err: Error) => { cleanup(); reject(err); };
+        stream.once('readable', onReadable);
+        stream.once('end', onReadable);
+        stream.once('error', onError);
+      });
+    }
+
+    async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+      const match = TOKEN_PATTERN.exec(req.url ?? '');
+      const entry = match ? tokens.get(match[1]!) : undefined;
+      if (!match || !entry || entry.expiresAt <= Date.now() || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        notFound(res);
+        return;
+      }
+      if (options.singleUse) tokens.delete(match[1]!);
+      let source: Readable;
+      try {
+        source = await openSource(entry.source);
+        await firstChunk(source);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'stream source failed before the first byte');
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('failed to stream data\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
+      if (req.method === 'HEAD') {
+        source.destroy();
+        res.end();
+        return;
+      }
+      open += 1;
+      try {
+        // Backpressure end to end; a client that leaves destroys the source, a
+        // source that fails aborts the response (the client sees an incomplete
+        // chunked body, never a silent truncation).
+        await pipeline(source, res);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'stream ended early');
+        res.destroy();
+      } finally {
+        open -= 1;
+      }
+    }
+
+    function inboundAllowed(url: URL, remoteAddress: string | undefined): boolean {
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      if (options.inboundStreamHosts === 'any') return true;
+      if (Array.isArray(options.inboundStreamHosts)) return options.inboundStreamHosts.includes(host);
+      if (!remoteAddress) return isLocalHostname(host);
+      return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
+    }
+
+    api.hooks.onStream.tapPromise(PLUGIN_NAME, async (url, ctx) => {
+      const from = schemeOf(url);
+      const toHttp = ctx.to === 'http' || ctx.to === 'https';
+      if (toHttp && from === 'unix') return register(url);
+      // A federated peer's stream URL: the client may not reach the peer, so we relay it (as Go did).
+      if (toHttp && (from === 'http' || from === 'https') && ctx.direction === 'response' && ctx.request.taskURL) return register(url);
+      if (ctx.to === 'unix' && (from === 'http' || from === 'https')) {
+        if (!inboundAllowed(url, ctx.requestContext.remoteAddress)) {
+          throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `streamURL: the coordinator does not fetch ${url.host} (inboundStreamHosts policy)`, { requestId: ctx.request.id });
+        }
+        const offered = await unix.offerStream(() => openUpstream(url));
+        return offered.url;
+      }
+      return url;
+    });
+
+    http.prefixRoute('*', '/stream', serve, PLUGIN_NAME);
+    api.provide<StreamProxyService>(STREAM_PROXY_SERVICE, {
+      register,
+      get size() { return tokens.size; },
+      get open() { return open; },
+    });
+    api.onStop(async () => {
+      clearInterval(sweeper);
+      tokens.clear();
+      await agent.close();
+    });
+  },
+});
