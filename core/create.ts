@@ -43,7 +43,7 @@ export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, i
 
 export function createCoordinatorWith(catalog: PluginCatalog, config: CoordinatorConfig = {}, options: CreateOptions = {}): Coordinator {
   const resolved = resolveConfig(config, { ...(options.env ? { env: options.env } : {}), ...(options.source ? { source: options.source } : {}) });
-  const runtime = new Coordinator({ config: resolved, ...(options.logger ? { logger: options.logger } : {}) });
+  const runtime = new Coordinator({ config: resolved, ...(options.logger ? { logger: options.logger } : {}), ...(options.env ? { env: options.env } : {}) });
   const entries = config.plugins ?? catalog.defaults;
   entries.forEach((entry, index) => runtime.use(resolvePluginEntry(entry, catalog, index)));
   return runtime;

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   config: ResolvedConfig;
   /** Use this logger instead of a new one (embedding apps). */
   logger?: Logger;
+  /** Environment plugins read their variables from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const channels = {
@@ -58,6 +60,8 @@ export class Coordinator {
   readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly delivery = new DeliveryRegistry();
+  /** Environment plugins read the original servers' variables from (env overrides the config file). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   private readonly tracker: Tracker;
   private readonly plugins: PluginInstance<any>[] = [];
   private readonly services = new Map<string, { plugin: string; value: unknown }>();
@@ -69,6 +73,7 @@ export class Coordinator {
 
   constructor(options: RuntimeOptions) {
     this.config = options.config;
+    this.env = options.env ?? process.env;
     this.log = options.logger ?? createLogger({ level: options.config.logLevel });
     this.hooks = createHooks();
     guardHooks(this.hooks, {

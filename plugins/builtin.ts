@@ -6,6 +6,8 @@ import { unixTransport } from './unix-transport/index.js';
 import { httpServer } from './http-server/index.js';
 import { httpIngress } from './http-ingress/index.js';
 import { streamProxy } from './stream-proxy/index.js';
+import { keyAuth } from './key-auth/index.js';
+import { eventCallbacks } from './event-callbacks/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
@@ -13,6 +15,8 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [httpServer.pluginName]: httpServer,
   [httpIngress.pluginName]: httpIngress,
   [streamProxy.pluginName]: streamProxy,
+  [keyAuth.pluginName]: keyAuth,
+  [eventCallbacks.pluginName]: eventCallbacks,
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */

@@ -19,7 +19,15 @@ export interface HookServer {
 }
 
 /** An HTTP server standing in for a client's response hook (answers ACK("","") like coordinator-cli). */
-export async function hookServer(answer: (r: Received) => { status?: number; body: string } = () => ({ body: '{"error":"","id":"","result":null,"streamURL":null}' })): Promise<HookServer> {
+export interface Answer {
+  status?: number;
+  body: string;
+  headers?: Record<string, string | string[]>;
+  /** Wait this long before answering, ms. */
+  delayMs?: number;
+}
+
+export async function hookServer(answer: (r: Received) => Answer = () => ({ body: '{"error":"","id":"","result":null,"streamURL":null}' })): Promise<HookServer> {
   const received: Received[] = [];
   const waiters: Array<(r: Received) => void> = [];
   let consumed = 0;
@@ -30,7 +38,11 @@ export async function hookServer(answer: (r: Received) => { status?: number; bod
       const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
       received.push(r);
       const a = answer(r);
-      res.writeHead(a.status ?? 200, { 'content-type': 'text/plain; charset=utf-8' }).end(a.body);
+      const respond = () => {
+        if (res.destroyed) return;
+        res.writeHead(a.status ?? 200, { 'content-type': 'text/plain; charset=utf-8', ...(a.headers ?? {}) }).end(a.body);
+      };
+      if (a.delayMs) setTimeout(respond, a.delayMs); else respond();
       const w = waiters.shift();
       if (w) { consumed += 1; w(r); }
     });

@@ -23,9 +23,9 @@ export function captureLogger(level = 'debug') {
   return { logger: createLogger({ level, destination }), captured };
 }
 
-export function makeRuntime(config: CoordinatorConfig = {}, plugins: PluginLike[] = []): Coordinator {
+export function makeRuntime(config: CoordinatorConfig = {}, plugins: PluginLike[] = [], env: Record<string, string> = {}): Coordinator {
   const { logger } = captureLogger('silent');
-  const runtime = createCoordinator({ plugins: [], ...config }, { logger });
+  const runtime = createCoordinator({ plugins: [], ...config }, { logger, env });
   for (const plugin of plugins) runtime.use(plugin);
   return runtime;
 }

@@ -1,0 +1,184 @@
+// Key auth: admission of publish requests (and, optionally, of any task)
+// by the application's key-verification URL, as the original coordinator did.
+// Admission is never retried and fails closed by default: 200 is yes,
+// anything else (another status, a timeout, a connection error) is no.
+
+import { createHash } from 'node:crypto';
+import { Agent, request } from 'undici';
+import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError } from '../../core/errors.js';
+import type { Request } from '../../core/model.js';
+import type { RequestContext } from '../../core/context.js';
+import { authorizationHeader, parseAuthMode, type WebhookAuthMode } from '../shared/webhook-auth.js';
+import { overlay, type Env } from '../shared/env.js';
+import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
+
+export const PLUGIN_NAME = 'key-auth';
+/** The task of a publish request (shared with the streaming control plane). */
+export const PUBLISH_TASK = 'stream.publish';
+/** Where the verdict is attached: ctx.attributes[KEY_AUTH_ATTRIBUTE] is a StreamSettings. */
+export const KEY_AUTH_ATTRIBUTE = 'key-auth';
+
+export { type StreamSettings } from './resolutions.js';
+
+/** Arguments of a publish request. */
+export interface PublishArgs {
+  channel: string;
+  key: string;
+  userIp: string;
+}
+
+export interface KeyAuthOptions {
+  /** KEY_VERIFICATION_URL. Empty: every key is accepted (as the original; logged loudly). */
+  url: string;
+  /** KEY_VERIFICATION_AUTH: 'basic' | 'bearer' | 'custom' | 'none'. */
+  auth: WebhookAuthMode;
+  /** KEY_VERIFICATION_AUTH_USER. */
+  user: string;
+  /** KEY_VERIFICATION_PASSWORD. */
+  password: string;
+  /** KEY_VERIFICATION_AUTH_TOKEN. */
+  token: string;
+  /** KEY_VERIFICATION_AUTH_CUSTOM. */
+  custom: string;
+  /** Whole verification must finish within this, ms (below the ingest server's 20 s wait). */
+  timeoutMs: number;
+  /** Cache positive answers this long, ms (0: off). */
+  cacheTtlMs: number;
+  /** Admit when the verifier cannot be reached (timeout, connection error). Off: fail closed. */
+  failOpen: boolean;
+  /** Other tasks to verify against the URL (generic mode): headers x-coordinator-task, x-coordinator-request-id, x-user-ip, body = the args as JSON. */
+  rpcTasks: string[];
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    url: { type: 'string', default: '' },
+    auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
+    user: { type: 'string', default: '' },
+    password: { type: 'string', default: '' },
+    token: { type: 'string', default: '' },
+    custom: { type: 'string', default: '' },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 120_000, default: 15_000 },
+    cacheTtlMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 },
+    failOpen: { type: 'boolean', default: false },
+    rpcTasks: { type: 'array', items: { type: 'string' }, default: [] },
+  },
+};
+
+/** The original's environment variables, which override the config file. */
+export function keyAuthEnv(env: Env): Partial<KeyAuthOptions> {
+  return {
+    url: env.KEY_VERIFICATION_URL,
+    auth: env.KEY_VERIFICATION_AUTH !== undefined ? parseAuthMode(env.KEY_VERIFICATION_AUTH) : undefined,
+    user: env.KEY_VERIFICATION_AUTH_USER,
+    password: env.KEY_VERIFICATION_PASSWORD,
+    token: env.KEY_VERIFICATION_AUTH_TOKEN,
+    custom: env.KEY_VERIFICATION_AUTH_CUSTOM,
+  };
+}
+
+function firstHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export const keyAuth = definePlugin<KeyAuthOptions>({
+  name: PLUGIN_NAME,
+  optionsSchema,
+  apply(api, fileOptions) {
+    const { log } = api;
+    const options = overlay(fileOptions, keyAuthEnv(api.runtime.env));
+    const auth = authorizationHeader({ mode: options.auth, user: options.user, password: options.password, token: options.token, custom: options.custom });
+    const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+    const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
+    const rpcTasks = new Set(options.rpcTasks);
+
+    async function verify(headers: Record<string, string>, body: string, requestId: string): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
+      const started = Date.now();
+      try {
+        const res = await request(options.url, {
+          method: 'POST',
+          headers: { ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+          body,
+          dispatcher: agent,
+          signal: AbortSignal.timeout(options.timeoutMs),
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        });
+        await res.body.dump();
+        if (res.statusCode !== 200) return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason: `verifier answered ${res.statusCode}` };
+        const get = (name: string) => firstHeader(res.headers, name);
+        const settings = settingsFromHeaders(get);
+        const rawResolutions = get('x-resolutions') ?? '';
+        if (rawResolutions !== '' && settings.resolutions === '') log.warn({ requestId, value: rawResolutions }, 'x-resolutions has no valid item; the encoder will use ORIGINAL');
+        const rawPreviews = get('x-previews') ?? '';
+        if (rawPreviews !== '' && rawPreviews.toLowerCase() !== 'false' && settings.previews === 'False') log.warn({ requestId, value: rawPreviews }, 'x-previews is malformed; previews off');
+        log.debug({ requestId, ms: Date.now() - started }, 'key verified');
+        return { ok: true, settings, reason: '' };
+      } catch (err) {
+        const reason = (err as Error).name === 'TimeoutError' || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? `verifier did not answer within ${options.timeoutMs} ms`
+          : `verifier unreachable: ${(err as Error).message}`;
+        if (options.failOpen) {
+          log.warn({ requestId, reason }, 'key verification failed; admitting (failOpen)');
+          return { ok: true, settings: DEFAULT_STREAM_SETTINGS, reason };
+        }
+        return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason };
+      }
+    }
+
+    async function verifyPublish(request: Request, ctx: RequestContext): Promise<Request> {
+      const args = (request.args ?? {}) as Partial<PublishArgs>;
+      const channel = String(args.channel ?? '');
+      const key = String(args.key ?? '');
+      if (!options.url) {
+        ctx.attributes[KEY_AUTH_ATTRIBUTE] = DEFAULT_STREAM_SETTINGS;
+        return request;
+      }
+      const cacheKey = options.cacheTtlMs > 0 ? createHash('sha256').update(`${channel}\0${key}`).digest('base64') : '';
+      const cached = cacheKey ? cache.get(cacheKey) : undefined;
+      if (cached && cached.expiresAt > Date.now()) {
+        ctx.attributes[KEY_AUTH_ATTRIBUTE] = cached.settings;
+        return request;
+      }
+      const verdict = await verify({ 'x-streaming-channel': channel, 'x-streaming-key': key, 'x-user-ip': String(args.userIp ?? '') }, '', request.id);
+      if (!verdict.ok) {
+        // The reason is logged; the key never is.
+        ctx.log.info({ channel, reason: verdict.reason }, 'publish denied by key verification');
+        throw new CoordinatorError('ERR_REJECTED', `key verification failed: ${verdict.reason}`, { requestId: request.id, details: { channel } });
+      }
+      if (cacheKey) cache.set(cacheKey, { settings: verdict.settings, expiresAt: Date.now() + options.cacheTtlMs });
+      ctx.attributes[KEY_AUTH_ATTRIBUTE] = verdict.settings;
+      return request;
+    }
+
+    async function verifyRpc(request: Request, ctx: RequestContext): Promise<Request> {
+      if (!options.url) return request;
+      const verdict = await verify({
+        'x-coordinator-task': request.task,
+        'x-coordinator-request-id': request.id,
+        'x-user-ip': ctx.remoteAddress ?? '',
+      }, JSON.stringify(request.args ?? null), request.id);
+      if (!verdict.ok) throw new CoordinatorError('ERR_REJECTED', `request verification failed: ${verdict.reason}`, { requestId: request.id });
+      return request;
+    }
+
+    api.hooks.onRequest.tapPromise({ name: PLUGIN_NAME, stage: 10 }, async (request, ctx) => {
+      if (request.task === PUBLISH_TASK) return verifyPublish(request, ctx);
+      if (rpcTasks.has(request.task)) return verifyRpc(request, ctx);
+      return request;
+    });
+
+    api.onStart(() => {
+      if (!options.url) {
+        log.warn('KEY_VERIFICATION_URL is not set: EVERY stream key is accepted. Set it to let the application verify publishers.');
+      } else {
+        log.info({ url: new URL(options.url).origin, auth: options.auth, timeoutMs: options.timeoutMs, failOpen: options.failOpen }, 'key verification enabled');
+      }
+    });
+    api.onStop(() => agent.close());
+  },
+});
