@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { tempSocketDir } from '../support/sockets.js';
-import { ROOT, TSX, startChild, type Child } from '../support/processes.js';
+import { ROOT, TSX, startChild, tsNode, type Child } from '../support/processes.js';
 
 describe('examples/providers against `coordinator start`', function () {
   this.timeout(60_000);
@@ -19,7 +19,7 @@ describe('examples/providers against `coordinator start`', function () {
     ({ dir, cleanup } = tempSocketDir());
     coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '-s', dir, '-n', 'coord-e2e', '-t', '5', '-p', '0', '-l', 'info']);
     await coordinator.waitFor(/coordinator ready/);
-    provider = startChild(TSX, ['examples/providers/simple.ts'], env());
+    provider = startChild(...tsNode('examples/providers/simple.ts'), env());
     await provider.waitFor(/provider-simple listening/);
   });
 

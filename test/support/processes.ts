@@ -5,6 +5,14 @@ import path from 'node:path';
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
+/**
+ * Command and arguments that run a TypeScript file in one node process (the
+ * tsx CLI runs a second process, which would survive a SIGKILL of the first).
+ */
+export function tsNode(file: string, ...args: string[]): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', file, ...args]];
+}
+
 export interface Child {
   proc: ChildProcess;
   output(): string;
