@@ -72,3 +72,7 @@ export { parseResolutionList, encodeResolutionList, parsePreviews, encodePreview
 export { eventCallbacks, EVENT_CALLBACKS_SERVICE, STREAM_AVAILABLE, STREAM_CLOSED } from './plugins/event-callbacks/index.js';
 export type { EventCallbacksOptions, EventCallbacksService, EventCallbacksStats, StreamAvailableEvent, StreamClosedEvent } from './plugins/event-callbacks/index.js';
 export { verifySignature, SIGNATURE_HEADER } from './plugins/event-callbacks/signature.js';
+export { streamingControl, STREAMING_SERVICE } from './plugins/streaming-control/index.js';
+export type { StreamingControlOptions, StreamingService } from './plugins/streaming-control/index.js';
+export { parseMessage, serializeMessage } from './plugins/streaming-control/messages.js';
+export { EncoderPool } from './plugins/streaming-control/encoder-pool.js';

@@ -8,6 +8,7 @@ import { httpIngress } from './http-ingress/index.js';
 import { streamProxy } from './stream-proxy/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { eventCallbacks } from './event-callbacks/index.js';
+import { streamingControl } from './streaming-control/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
@@ -17,6 +18,7 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [streamProxy.pluginName]: streamProxy,
   [keyAuth.pluginName]: keyAuth,
   [eventCallbacks.pluginName]: eventCallbacks,
+  [streamingControl.pluginName]: streamingControl,
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */

@@ -1,0 +1,55 @@
+// The commands API the application calls: capacity, close, report (and our
+// encoder drain). Authorization per COMMANDS_API_AUTH (Basic, Bearer, Custom),
+// constant-time comparisons; unset means closed (401), as the original.
+
+import type http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+
+export type CommandsAuthMode = 'none' | 'basic' | 'bearer' | 'custom';
+
+export interface CommandsAuth {
+  mode: CommandsAuthMode;
+  user: string;
+  token: string;
+  /** COMMANDS_API_AUTH_PASSWORD; the original read the TOKEN as the Basic password, which stays the fallback. */
+  password: string;
+  /** Raw Authorization value for Custom mode. */
+  custom: string;
+  /** Development only: no authentication at all. */
+  open: boolean;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  // Compare equal-length buffers in constant time; a length mismatch still costs one comparison.
+  if (x.length !== y.length) {
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+export function authorize(header: string | undefined, auth: CommandsAuth): boolean {
+  if (auth.open) return true;
+  if (auth.mode === 'none' || header === undefined) return false;
+  if (auth.mode === 'custom') return same(header, auth.custom);
+  const space = header.indexOf(' ');
+  if (space <= 0 || space === header.length - 1) return false;
+  const scheme = header.slice(0, space).toUpperCase();
+  const credential = header.slice(space + 1);
+  if (scheme !== auth.mode.toUpperCase()) return false;
+  if (auth.mode === 'bearer') return auth.token !== '' && same(credential, auth.token);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(credential) || credential.length % 4 !== 0) return false;
+  const decoded = Buffer.from(credential, 'base64').toString('utf8');
+  const password = auth.password || auth.token;
+  return same(decoded, `${auth.user}:${password}`);
+}
+
+export function unauthorized(res: http.ServerResponse): void {
+  res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end('Invalid authorization header.');
+}
+
+export function json(res: http.ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(JSON.stringify(body));
+}

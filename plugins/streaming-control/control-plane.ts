@@ -1,0 +1,260 @@
+// The streaming control plane's state: control sessions (ingest servers and
+// HLS encoders), open channels and encoder load, and what each message does
+// to them. Publishing itself goes through the runtime's pipeline (see index.ts);
+// this class holds the state and the protocol's reactions.
+
+import net from 'node:net';
+import type { Logger } from '../../core/logger.js';
+import { arg, serializeMessage, type ControlMessage } from './messages.js';
+import { EncoderPool } from './encoder-pool.js';
+import type { ControlRole } from './control-auth.js';
+import type { StreamSettings } from '../key-auth/resolutions.js';
+
+export type IngestType = 'RTMP' | 'WS';
+
+export interface Session {
+  readonly id: number;
+  readonly role: ControlRole;
+  /** The peer's address (IPv4-mapped IPv6 unwrapped). */
+  readonly remoteIp: string;
+  /** Ingest sessions: where encoders reach them. */
+  readonly externalIp: string;
+  readonly port: number;
+  readonly ssl: boolean;
+  /** Channels this session publishes or encodes. */
+  readonly channels: Set<string>;
+  alive: boolean;
+  send(text: string): void;
+}
+
+export interface Channel {
+  readonly name: string;
+  readonly publisher: number;
+  readonly method: IngestType;
+  readonly streamId: string;
+  encoder: number | undefined;
+  sourceUri: string;
+  settings: StreamSettings;
+}
+
+export interface ControlPlaneEvents {
+  streamAvailable(data: { channel: string; streamId: string; streamType: string; resolution: string; indexFile: string; startTime?: string }): Promise<void>;
+  streamClosed(data: { channel: string; streamId: string }): Promise<void>;
+  capacityFreed(): void;
+}
+
+export interface ControlPlaneOptions {
+  /** Move an encoder's streams to another encoder when it disconnects (instead of closing them). */
+  reassignOnEncoderLoss: boolean;
+  log: Logger;
+  /** Log every message in and out (stream keys redacted). */
+  logMessages: boolean;
+}
+
+const DEFAULT_PORT: Record<IngestType, number> = { RTMP: 1935, WS: 80 };
+
+export function ingestTypeOf(role: ControlRole): IngestType {
+  return role === 'rtmp' ? 'RTMP' : 'WS';
+}
+
+/** The peer address as Go reports it: IPv4-mapped IPv6 as dotted IPv4. */
+export function plainIp(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address;
+}
+
+/** x-external-ip: a literal IP (no brackets, port or zone), kept as sent; else the connection's address. */
+export function externalIpOf(header: string | undefined, remoteIp: string): string {
+  if (header && !header.includes('%') && net.isIP(header) !== 0) return header;
+  return remoteIp;
+}
+
+/** x-custom-port: Go Atoi syntax; outside 1–65535 falls back too (it would point encoders anywhere). */
+export function portOf(header: string | undefined, type: IngestType): number {
+  if (header !== undefined && /^[+-]?\d+$/.test(header)) {
+    const port = Number.parseInt(header, 10);
+    if (port >= 1 && port <= 65535) return port;
+  }
+  return DEFAULT_PORT[type];
+}
+
+export function sourceUri(session: Session, type: IngestType, channel: string, key: string): string {
+  const scheme = type === 'RTMP' ? (session.ssl ? 'rtmps' : 'rtmp') : (session.ssl ? 'wss' : 'ws');
+  const host = session.externalIp.includes(':') ? `[${session.externalIp}]` : session.externalIp;
+  return `${scheme}://${host}:${session.port}/${channel}/${key}`;
+}
+
+function redact(text: string): string {
+  return text.replace(/^(stream-key\s*:).*$/gim, '$1[redacted]').replace(/^(stream-source-uri\s*:.*\/)[^/\n]*$/gim, '$1[redacted]');
+}
+
+export class ControlPlane {
+  readonly sessions = new Map<number, Session>();
+  readonly channels = new Map<string, Channel>();
+  readonly encoders = new EncoderPool();
+
+  constructor(private readonly options: ControlPlaneOptions, private readonly events: ControlPlaneEvents) {}
+
+  send(session: Session | undefined, type: string, args: Record<string, string> = {}): void {
+    if (!session?.alive) return;
+    const text = serializeMessage(type, args);
+    if (this.options.logMessages) this.options.log.debug({ session: session.id, out: redact(text) }, 'control message out');
+    session.send(text);
+  }
+
+  logIncoming(session: Session, text: string): void {
+    if (this.options.logMessages) this.options.log.debug({ session: session.id, in: redact(text) }, 'control message in');
+  }
+
+  add(session: Session): void {
+    this.sessions.set(session.id, session);
+  }
+
+  // ------------------------------------------------------- channel life
+
+  /** Open a channel for a publish (atomic with the busy check: no await in between). */
+  open(channel: Omit<Channel, 'encoder'>): boolean {
+    if (this.channels.has(channel.name)) return false;
+    this.channels.set(channel.name, { ...channel, encoder: undefined });
+    this.sessions.get(channel.publisher)?.channels.add(channel.name);
+    return true;
+  }
+
+  assignEncoder(channel: Channel, encoderId: number): void {
+    channel.encoder = encoderId;
+    this.sessions.get(encoderId)?.channels.add(channel.name);
+  }
+
+  encodeStart(channel: Channel): void {
+    this.send(this.sessions.get(channel.encoder ?? -1), 'ENCODE-START', {
+      'Stream-Channel': channel.name,
+      'Stream-ID': channel.streamId,
+      'Stream-Source-Type': channel.method,
+      'Stream-Source-URI': channel.sourceUri,
+      Resolutions: channel.settings.resolutions,
+      Record: channel.settings.record ? 'True' : 'False',
+      Previews: channel.settings.previews,
+    });
+  }
+
+  /** Close a channel: forget it, release its encoder slot exactly once. */
+  close(name: string): Channel | undefined {
+    const channel = this.channels.get(name);
+    if (!channel) return undefined;
+    this.channels.delete(name);
+    this.sessions.get(channel.publisher)?.channels.delete(name);
+    if (channel.encoder !== undefined) {
+      this.sessions.get(channel.encoder)?.channels.delete(name);
+      this.encoders.release(channel.encoder);
+      this.events.capacityFreed();
+    }
+    return channel;
+  }
+
+  // ------------------------------------------------------- ingest side
+
+  /** PUBLISH-END: only the channel's publisher, only for its current stream id. */
+  publishEnd(session: Session, message: ControlMessage): void {
+    const name = arg(message, 'Stream-Channel');
+    const channel = this.channels.get(name);
+    if (!channel || channel.publisher !== session.id || channel.streamId !== arg(message, 'Stream-ID')) return;
+    this.close(name);
+    if (channel.encoder !== undefined) this.send(this.sessions.get(channel.encoder), 'ENCODE-STOP', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+  }
+
+  /** The close command: STREAM-KILL to the publisher, with the id verbatim (`*` stays `*`). */
+  kill(name: string, streamId: string): boolean {
+    const channel = this.channels.get(name);
+    const publisher = channel ? this.sessions.get(channel.publisher) : undefined;
+    if (!channel || !publisher) return false;
+    this.send(publisher, 'STREAM-KILL', { 'Stream-Channel': name, 'Stream-ID': streamId });
+    return true;
+  }
+
+  // ------------------------------------------------------- encoder side
+
+  register(session: Session, message: ControlMessage): void {
+    const raw = arg(message, 'Capacity');
+    if (!/^[+-]?\d+$/.test(raw) || Math.abs(Number(raw)) > 2147483647) {
+      this.options.log.warn({ session: session.id, capacity: raw }, 'REGISTER with an invalid capacity ignored');
+      return;
+    }
+    this.encoders.register(session.id, Number.parseInt(raw, 10));
+    this.events.capacityFreed();
+  }
+
+  async streamAvailable(message: ControlMessage): Promise<void> {
+    const startTime = arg(message, 'Start-Time');
+    await this.events.streamAvailable({
+      channel: arg(message, 'Stream-Channel'),
+      streamId: arg(message, 'Stream-ID'),
+      streamType: arg(message, 'Stream-Type'),
+      resolution: arg(message, 'Resolution'),
+      indexFile: arg(message, 'Index-file'),
+      ...(startTime ? { startTime } : {}),
+    });
+  }
+
+  async streamClosed(session: Session, message: ControlMessage): Promise<void> {
+    const name = arg(message, 'Stream-Channel');
+    const streamId = arg(message, 'Stream-ID');
+    await this.events.streamClosed({ channel: name, streamId });
+    const channel = this.channels.get(name);
+    if (!channel || channel.encoder !== session.id || channel.streamId !== streamId) return;
+    this.close(name);
+    this.send(this.sessions.get(channel.publisher), 'STREAM-KILL', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+  }
+
+  // ------------------------------------------------------- disconnects
+
+  async lost(session: Session): Promise<void> {
+    session.alive = false;
+    this.sessions.delete(session.id);
+    if (session.role === 'hls') await this.encoderLost(session);
+    else this.ingestLost(session);
+  }
+
+  private ingestLost(session: Session): void {
+    for (const name of [...session.channels]) {
+      const channel = this.channels.get(name);
+      if (!channel || channel.publisher !== session.id) continue;
+      this.close(name);
+      if (channel.encoder !== undefined) this.send(this.sessions.get(channel.encoder), 'ENCODE-STOP', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+    }
+  }
+
+  private async encoderLost(session: Session): Promise<void> {
+    this.encoders.remove(session.id);
+    for (const name of [...session.channels]) {
+      const channel = this.channels.get(name);
+      if (!channel || channel.encoder !== session.id) continue;
+      if (this.options.reassignOnEncoderLoss) {
+        const next = this.encoders.acquire();
+        if (next !== undefined) {
+          this.assignEncoder(channel, next);
+          this.encodeStart(channel);
+          this.options.log.info({ channel: name, from: session.id, to: next }, 'stream moved to another encoder');
+          continue;
+        }
+      }
+      channel.encoder = undefined; // its slot left with the encoder
+      this.close(name);
+      await this.events.streamClosed({ channel: name, streamId: channel.streamId });
+      this.send(this.sessions.get(channel.publisher), 'STREAM-KILL', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+    }
+  }
+
+  // ------------------------------------------------------- reports
+
+  report(): { streamingServers: unknown[]; encoders: unknown[]; activeStreams: unknown[] } {
+    const byId = [...this.sessions.values()].sort((a, b) => a.id - b.id);
+    const server = (s: Session) => ({ id: s.id, ip: s.externalIp, port: s.port, ssl: s.ssl, serverType: ingestTypeOf(s.role) });
+    return {
+      // RTMP servers first, then WS servers, as the original grouped them.
+      streamingServers: [...byId.filter((s) => s.role === 'rtmp'), ...byId.filter((s) => s.role === 'wss')].map(server),
+      encoders: this.encoders.list().map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
+      activeStreams: [...this.channels.values()].map((c) => ({ channel: c.name, streamId: c.streamId, streamServer: c.publisher, encoder: c.encoder ?? 0 })),
+    };
+  }
+}

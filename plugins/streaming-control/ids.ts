@@ -1,0 +1,33 @@
+// Channel and key grammar, and the stream id format.
+
+import { randomBytes } from 'node:crypto';
+
+export const DEFAULT_ID_MAX_LENGTH = 128;
+const ID_CHARS = /^[A-Za-z0-9_-]+$/;
+
+/** ID_MAX_LENGTH as the original read it: not an integer → 128; 0 or less → every id invalid. */
+export function idMaxLength(raw: string | undefined): number {
+  if (raw === undefined || !/^[+-]?\d+$/.test(raw.trim())) return DEFAULT_ID_MAX_LENGTH;
+  return Number.parseInt(raw.trim(), 10);
+}
+
+export function isValidId(value: string, maxLength: number): boolean {
+  return value.length > 0 && value.length <= maxLength && ID_CHARS.test(value);
+}
+
+/**
+ * 32 lowercase hex characters: 8 bytes of Unix time in ms, a 4-byte process
+ * counter (pre-incremented, wrapping), 4 random bytes.
+ */
+export class StreamIdGenerator {
+  private counter = 0;
+
+  next(now = Date.now()): string {
+    this.counter = (this.counter + 1) >>> 0;
+    const bytes = Buffer.alloc(16);
+    bytes.writeBigUInt64BE(BigInt(now), 0);
+    bytes.writeUInt32BE(this.counter, 8);
+    randomBytes(4).copy(bytes, 12);
+    return bytes.toString('hex');
+  }
+}

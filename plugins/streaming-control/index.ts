@@ -1,0 +1,378 @@
+// Streaming control plane: ingest servers (RTMP, WebSocket) and HLS encoders
+// connect over authenticated WebSocket control channels; publishes go through
+// the runtime's pipeline (ID check and key auth as onRequest taps, encoder
+// choice as a resolveProvider tap); encoder reports become onEvent events;
+// the application calls the commands API. A drop-in for the Go coordinator.
+
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError } from '../../core/errors.js';
+import { successResponse } from '../../core/model.js';
+import { makeEvent } from '../../core/events.js';
+import type { Provider } from '../../core/provider.js';
+import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
+import { KEY_AUTH_ATTRIBUTE, PUBLISH_TASK, type PublishArgs } from '../key-auth/index.js';
+import { DEFAULT_STREAM_SETTINGS, type StreamSettings } from '../key-auth/resolutions.js';
+import { STREAM_AVAILABLE, STREAM_CLOSED } from '../event-callbacks/index.js';
+import { overlay, type Env } from '../shared/env.js';
+import { parseMessage, arg } from './messages.js';
+import { verifyControlToken, type ControlRole } from './control-auth.js';
+import { idMaxLength, isValidId, StreamIdGenerator } from './ids.js';
+import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
+import { authorize, json, unauthorized, type CommandsAuthMode } from './commands.js';
+
+export const PLUGIN_NAME = 'streaming-control';
+export const STREAMING_SERVICE = 'streaming.control';
+const SESSION_ATTRIBUTE = 'streaming.session';
+const BANNER = 'Coordinator streaming server - Version 1.0.0';
+
+export interface StreamingControlOptions {
+  /** CONTROL_SECRET: HMAC secret of the control JWTs. Empty: control channels closed (403). */
+  controlSecret: string;
+  /** Development only: accept control connections without a valid token when no secret is set. */
+  allowUnauthenticatedControl: boolean;
+  /** ID_MAX_LENGTH (as a string, read as the original did). */
+  idMaxLength: string;
+  /** COMMANDS_API_AUTH: basic | bearer | custom; unset: commands API closed. */
+  commandsAuth: CommandsAuthMode;
+  commandsUser: string;
+  commandsToken: string;
+  commandsPassword: string;
+  commandsCustom: string;
+  /** Development only: commands API without authentication. */
+  commandsApiOpen: boolean;
+  heartbeatIntervalMs: number;
+  inactivityTimeoutMs: number;
+  /** Largest control message accepted, bytes. */
+  maxMessageBytes: number;
+  /** Wait this long for encoder capacity instead of denying at once (0: deny, as the original). */
+  publishQueueMs: number;
+  /** Move an encoder's streams to another encoder when it disconnects. */
+  reassignOnEncoderLoss: boolean;
+  /** LOG_DEBUG: log every control message (stream keys redacted). */
+  logMessages: boolean;
+  /** LOG_REQUESTS: log every HTTP request of this plugin. */
+  logRequests: boolean;
+}
+
+export interface StreamingService {
+  capacity(): { load: number; capacity: number; encoderCount: number };
+  report(): ReturnType<ControlPlane['report']>;
+  /** A draining encoder keeps its streams and takes no new ones. */
+  drainEncoder(id: number, draining: boolean): boolean;
+  /** Connected control sessions by role. */
+  sessionCounts(): Record<ControlRole, number>;
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    controlSecret: { type: 'string', default: '' },
+    allowUnauthenticatedControl: { type: 'boolean', default: false },
+    idMaxLength: { type: 'string', default: '128' },
+    commandsAuth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
+    commandsUser: { type: 'string', default: '' },
+    commandsToken: { type: 'string', default: '' },
+    commandsPassword: { type: 'string', default: '' },
+    commandsCustom: { type: 'string', default: '' },
+    commandsApiOpen: { type: 'boolean', default: false },
+    heartbeatIntervalMs: { type: 'integer', minimum: 10, default: 20_000 },
+    inactivityTimeoutMs: { type: 'integer', minimum: 10, default: 60_000 },
+    maxMessageBytes: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024, default: 64 * 1024 },
+    publishQueueMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 0 },
+    reassignOnEncoderLoss: { type: 'boolean', default: false },
+    logMessages: { type: 'boolean', default: false },
+    logRequests: { type: 'boolean', default: true },
+  },
+};
+
+export function streamingEnv(env: Env): Partial<StreamingControlOptions> {
+  const mode = env.COMMANDS_API_AUTH?.trim().toLowerCase();
+  return {
+    controlSecret: env.CONTROL_SECRET,
+    idMaxLength: env.ID_MAX_LENGTH,
+    commandsAuth: mode === undefined ? undefined : (['basic', 'bearer', 'custom'].includes(mode) ? mode as CommandsAuthMode : 'none'),
+    commandsUser: env.COMMANDS_API_AUTH_USER,
+    commandsToken: env.COMMANDS_API_AUTH_TOKEN,
+    commandsPassword: env.COMMANDS_API_AUTH_PASSWORD,
+    commandsCustom: env.COMMANDS_API_AUTH_CUSTOM,
+    logMessages: env.LOG_DEBUG === undefined ? undefined : env.LOG_DEBUG === 'YES',
+    logRequests: env.LOG_REQUESTS === undefined ? undefined : env.LOG_REQUESTS !== 'NO',
+  };
+}
+
+const ROLE_PATHS: Record<string, ControlRole> = { '/ws/control/rtmp': 'rtmp', '/ws/control/wss': 'wss', '/ws/control/hls': 'hls' };
+
+function refuse(socket: Duplex, status: number, reason: string, body: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export const streamingControl = definePlugin<StreamingControlOptions>({
+  name: PLUGIN_NAME,
+  dependencies: ['http-server', 'key-auth'],
+  optionsSchema,
+  apply(api, fileOptions) {
+    const { runtime, log } = api;
+    const options = overlay(fileOptions, streamingEnv(runtime.env));
+    const secret = new TextEncoder().encode(options.controlSecret);
+    const maxIdLength = idMaxLength(options.idMaxLength);
+    const ids = new StreamIdGenerator();
+    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes });
+    const capacityWaiters: Array<() => void> = [];
+    let nextSessionId = 0;
+    let accepting = true;
+
+    const plane = new ControlPlane({ reassignOnEncoderLoss: options.reassignOnEncoderLoss, log, logMessages: options.logMessages }, {
+      streamAvailable: (data) => runtime.emit(makeEvent(STREAM_AVAILABLE, data)),
+      streamClosed: (data) => runtime.emit(makeEvent(STREAM_CLOSED, data)),
+      capacityFreed: () => {
+        for (const wake of capacityWaiters.splice(0)) wake();
+      },
+    });
+
+    // ------------------------------------------------------ the publish pipeline
+
+    // Channel and key grammar first: a bad id never reaches the verifier.
+    api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: -50 }, (request) => {
+      if (request.task !== PUBLISH_TASK) return request;
+      const args = (request.args ?? {}) as Partial<PublishArgs>;
+      if (!isValidId(String(args.channel ?? ''), maxIdLength)) throw new CoordinatorError('ERR_REJECTED', 'invalid channel id', { requestId: request.id });
+      if (!isValidId(String(args.key ?? ''), maxIdLength)) throw new CoordinatorError('ERR_REJECTED', 'invalid stream key', { requestId: request.id });
+      return request;
+    });
+
+    function waitForCapacity(deadline: number): Promise<number | undefined> {
+      return new Promise((resolve) => {
+        const attempt = () => {
+          const id = plane.encoders.acquire();
+          if (id !== undefined) { clearTimeout(timer); resolve(id); return; }
+          if (Date.now() >= deadline) { resolve(undefined); return; }
+          capacityWaiters.push(attempt);
+        };
+        const timer = setTimeout(() => {
+          const index = capacityWaiters.indexOf(attempt);
+          if (index >= 0) capacityWaiters.splice(index, 1);
+          resolve(undefined);
+        }, Math.max(0, deadline - Date.now()));
+        attempt();
+      });
+    }
+
+    const scheduler: Provider = {
+      name: 'hls-encoder-scheduler',
+      transport: 'ws',
+      async send(request, ctx) {
+        const session = plane.sessions.get(ctx.attributes[SESSION_ATTRIBUTE] as number);
+        if (!session?.alive) throw new CoordinatorError('ERR_REJECTED', 'publisher session is gone', { requestId: request.id });
+        const args = request.args as PublishArgs;
+        const streamId = ids.next();
+        const settings = (ctx.attributes[KEY_AUTH_ATTRIBUTE] as StreamSettings | undefined) ?? DEFAULT_STREAM_SETTINGS;
+        const method = ingestTypeOf(session.role);
+        if (!plane.open({ name: args.channel, publisher: session.id, method, streamId, sourceUri: sourceUri(session, method, args.channel, args.key), settings })) {
+          throw new CoordinatorError('ERR_REJECTED', `channel ${args.channel} is already publishing`, { requestId: request.id });
+        }
+        let encoderId = plane.encoders.acquire();
+        if (encoderId === undefined && options.publishQueueMs > 0) encoderId = await waitForCapacity(Date.now() + options.publishQueueMs);
+        const channel = plane.channels.get(args.channel)!;
+        if (encoderId === undefined || !plane.sessions.get(encoderId)?.alive || !session.alive) {
+          if (encoderId !== undefined) plane.encoders.release(encoderId);
+          plane.close(args.channel);
+          throw new CoordinatorError('ERR_NO_PROVIDER', 'no encoder with spare capacity', { requestId: request.id });
+        }
+        plane.assignEncoder(channel, encoderId);
+        plane.encodeStart(channel);
+        setImmediate(() => runtime.receiveResponse(successResponse(request.id, { streamId, encoder: encoderId })));
+      },
+    };
+    api.hooks.resolveProvider.tap({ name: PLUGIN_NAME, stage: -30 }, (request) => (request.task === PUBLISH_TASK && !request.taskURL ? scheduler : undefined));
+
+    async function onPublishRequest(session: Session, message: ReturnType<typeof parseMessage>): Promise<void> {
+      const requestId = arg(message, 'Request-ID');
+      const channel = arg(message, 'Stream-Channel');
+      const echo = { 'Request-ID': requestId, 'Stream-Channel': channel };
+      const response = await runtime.inject(
+        { task: PUBLISH_TASK, args: { channel, key: arg(message, 'Stream-Key'), userIp: arg(message, 'User-IP') } satisfies PublishArgs },
+        { origin: 'ws', remoteAddress: session.remoteIp, attributes: { [SESSION_ATTRIBUTE]: session.id } },
+      );
+      if (!session.alive) return; // the publisher left while we verified: nobody to answer
+      if (response.error) {
+        log.info({ session: session.id, channel, reason: response.error }, 'publish denied');
+        plane.send(session, 'PUBLISH-DENY', echo);
+        return;
+      }
+      const { streamId } = response.result as { streamId: string };
+      log.info({ session: session.id, channel, streamId }, 'publish accepted');
+      plane.send(session, 'PUBLISH-ACCEPT', { ...echo, 'Stream-ID': streamId });
+    }
+
+    // ------------------------------------------------------ sessions
+
+    function handle(session: Session, text: string): void {
+      plane.logIncoming(session, text);
+      const message = parseMessage(text);
+      const ingest = session.role !== 'hls';
+      switch (message.type) {
+        case 'HEARTBEAT': return;
+        case 'ERROR':
+          log.warn({ session: session.id, code: arg(message, 'Error-Code'), message: arg(message, 'Error-Message') }, 'peer reported an error');
+          return;
+        case 'PUBLISH-REQUEST':
+          // Verification runs outside the message loop: one slow verifier does not stall the session.
+          if (ingest) void onPublishRequest(session, message).catch((err: unknown) => log.error({ err }, 'publish flow failed'));
+          return;
+        case 'PUBLISH-END':
+          if (ingest) plane.publishEnd(session, message);
+          return;
+        case 'REGISTER':
+          if (!ingest) plane.register(session, message);
+          return;
+        case 'STREAM-AVAILABLE':
+          if (!ingest) void plane.streamAvailable(message);
+          return;
+        case 'STREAM-CLOSED':
+          if (!ingest) void plane.streamClosed(session, message);
+          return;
+        default:
+          return; // unknown or misplaced types are ignored, as the original
+      }
+    }
+
+    function startSession(ws: WebSocket, role: ControlRole, req: http.IncomingMessage, id: number): void {
+      const remoteIp = plainIp(req.socket.remoteAddress);
+      const type = ingestTypeOf(role);
+      const header = (name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
+      const session: Session = {
+        id, role, remoteIp,
+        externalIp: role === 'hls' ? remoteIp : externalIpOf(header('x-external-ip'), remoteIp),
+        port: role === 'hls' ? 0 : portOf(header('x-custom-port'), type),
+        ssl: role !== 'hls' && header('x-ssl-use') === 'true',
+        channels: new Set(),
+        alive: true,
+        send: (text) => ws.send(text, (err) => { if (err) log.debug({ session: id, err: err.message }, 'control write failed'); }),
+      };
+      plane.add(session);
+      log.info({ session: id, role, ip: remoteIp }, 'control session open');
+      const heartbeat = setInterval(() => plane.send(session, 'HEARTBEAT'), options.heartbeatIntervalMs);
+      let inactivity = setTimeout(() => ws.terminate(), options.inactivityTimeoutMs);
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        clearTimeout(inactivity);
+        inactivity = setTimeout(() => {
+          log.warn({ session: id, role }, 'control session silent for too long; closing');
+          ws.terminate();
+        }, options.inactivityTimeoutMs);
+        if (!isBinary) handle(session, data.toString());
+      });
+      ws.on('error', (err) => log.debug({ session: id, err: err.message }, 'control socket error'));
+      ws.on('close', () => {
+        clearInterval(heartbeat);
+        clearTimeout(inactivity);
+        log.info({ session: id, role }, 'control session closed');
+        void plane.lost(session).catch((err: unknown) => log.error({ err }, 'session clean-up failed'));
+      });
+    }
+
+    async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+      const role = ROLE_PATHS[req.url ?? '']!;
+      const id = ++nextSessionId;
+      if (!accepting) return refuse(socket, 503, 'Service Unavailable', 'Shutting down.');
+      if (!options.controlSecret) {
+        if (!options.allowUnauthenticatedControl) {
+          log.warn({ role }, 'control connection refused: CONTROL_SECRET is not set');
+          return refuse(socket, 403, 'Forbidden', 'Invalid authentication token.');
+        }
+      } else {
+        const token = req.headers['x-control-auth-token'];
+        const verdict = await verifyControlToken(Array.isArray(token) ? token[0] : token, secret, role);
+        if (!verdict.ok) {
+          log.warn({ role, ip: req.socket.remoteAddress, reason: verdict.reason }, 'control connection refused');
+          return refuse(socket, 403, 'Forbidden', 'Invalid authentication token.');
+        }
+      }
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => startSession(ws, role, req, id));
+    }
+
+    for (const path of Object.keys(ROLE_PATHS)) {
+      http.upgrade(path, (req, socket, head) => void onUpgrade(req, socket, head).catch((err: unknown) => {
+        log.error({ err }, 'control upgrade failed');
+        socket.destroy();
+      }), PLUGIN_NAME);
+    }
+
+    // ------------------------------------------------------ HTTP routes
+
+    const commandsAuth = {
+      mode: options.commandsAuth, user: options.commandsUser, token: options.commandsToken,
+      password: options.commandsPassword, custom: options.commandsCustom, open: options.commandsApiOpen,
+    };
+
+    function command(method: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+      return (req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (options.logRequests) log.info({ method: req.method, url: req.url, ip: req.socket.remoteAddress }, 'commands request');
+        if (req.method !== method) return notFound(res);
+        if (!authorize(req.headers.authorization, commandsAuth)) return unauthorized(res);
+        req.resume();
+        handler(req, res);
+      };
+    }
+
+    const banner = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : BANNER);
+    };
+    http.route('GET', '/', banner, PLUGIN_NAME);
+    http.route('HEAD', '/', banner, PLUGIN_NAME);
+    http.route('*', '/commands/capacity', command('GET', (_req, res) => json(res, plane.encoders.totals())), PLUGIN_NAME);
+    http.route('*', '/commands/report', command('GET', (_req, res) => json(res, plane.report())), PLUGIN_NAME);
+    http.route('*', '/commands/close', command('POST', (req, res) => {
+      const header = (name: string) => { const v = req.headers[name]; return (Array.isArray(v) ? v[0] : v) ?? ''; };
+      plane.kill(header('x-streaming-channel'), header('x-streaming-id'));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('SUCCESS');
+    }), PLUGIN_NAME);
+    http.route('*', '/commands/encoder-drain', command('POST', (req, res) => {
+      const id = Number(req.headers['x-encoder-id']);
+      const draining = String(req.headers['x-drain'] ?? 'true').toLowerCase() !== 'false';
+      const found = Number.isInteger(id) && plane.encoders.setDraining(id, draining);
+      res.writeHead(found ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(found ? 'SUCCESS' : 'Not found.');
+    }), PLUGIN_NAME);
+
+    api.provide<StreamingService>(STREAMING_SERVICE, {
+      capacity: () => plane.encoders.totals(),
+      report: () => plane.report(),
+      drainEncoder: (id, draining) => plane.encoders.setDraining(id, draining),
+      sessionCounts: () => {
+        const counts: Record<ControlRole, number> = { rtmp: 0, wss: 0, hls: 0 };
+        for (const s of plane.sessions.values()) counts[s.role] += 1;
+        return counts;
+      },
+    });
+
+    api.onStart(() => {
+      if (!options.controlSecret) {
+        log.warn(options.allowUnauthenticatedControl
+          ? 'CONTROL_SECRET is not set and allowUnauthenticatedControl is on: ANY peer can control streams (development only)'
+          : 'CONTROL_SECRET is not set: control channels are CLOSED (every ingest server and encoder is refused). Set CONTROL_SECRET to enable streaming.');
+      }
+      if (options.commandsAuth === 'none' && !options.commandsApiOpen) log.warn('COMMANDS_API_AUTH is not set: the commands API answers 401 to everyone');
+    });
+    // Tell peers we are going: close control sockets so they re-dial another instance.
+    api.onDrain(() => {
+      accepting = false;
+      for (const wake of capacityWaiters.splice(0)) wake();
+    });
+    api.onStop(async () => {
+      for (const client of wss.clients) client.close(1001, 'coordinator stopping');
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(() => { for (const c of wss.clients) c.terminate(); resolve(); }, 2000);
+        const check = () => { if (wss.clients.size === 0) { clearTimeout(deadline); resolve(); } else setTimeout(check, 20); };
+        check();
+      });
+      wss.close();
+    });
+  },
+});
