@@ -9,5 +9,10 @@ export default defineConfig({
   bindAddress: '127.0.0.1',
   requestTimeoutMs: 60_000,
   logLevel: 'info',
-  plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'],
+  // The acomm side (unix sockets, HTTP ingress, stream proxy) and the streaming
+  // side (key auth, event callbacks, control channels). The streaming side reads
+  // the original's environment variables (CONTROL_SECRET, KEY_VERIFICATION_URL,
+  // EVENT_CALLBACK_URL, COMMANDS_API_AUTH, HTTP_PORT, …); without CONTROL_SECRET
+  // its control channels stay closed and everything else runs.
+  plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control'],
 });

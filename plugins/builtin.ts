@@ -22,4 +22,6 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */
-export const defaultPluginNames: string[] = ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'];
+export const defaultPluginNames: string[] = [
+  'unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control',
+];

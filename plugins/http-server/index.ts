@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
+import { intVar } from '../shared/env.js';
 
 export const PLUGIN_NAME = 'http-server';
 export const HTTP_SERVER_SERVICE = 'http.server';
@@ -157,9 +158,14 @@ export const httpServer = definePlugin<HttpServerOptions>({
     };
     api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
 
+    // The streaming coordinator's HTTP_PORT and BIND_ADDRESS override the file (an empty
+    // BIND_ADDRESS meant every interface there, and still does).
+    const envPort = intVar(api.runtime.env, 'HTTP_PORT');
+    const envHost = api.runtime.env.BIND_ADDRESS;
     api.onStart(async () => {
-      const host = options.host ?? config.bindAddress;
-      const port = options.port ?? config.externalPort;
+      const host = envHost !== undefined ? envHost || '0.0.0.0' : options.host ?? config.bindAddress;
+      const port = envPort ?? options.port ?? config.externalPort;
+      if (host === '0.0.0.0' || host === '::') log.warn({ host }, 'HTTP server listens on every interface');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

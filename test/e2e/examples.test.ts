@@ -22,6 +22,16 @@ describe('examples', function () {
     assert.match(out, /Nope -> ERR_NO_PROVIDER "no providers available for task"/);
   });
 
+  it('examples/streaming: a stream\'s life through fake peers, events printed in order', () => {
+    const out = runExample('examples/streaming/run.ts');
+    assert.match(out, /PUBLISH-DENY/);
+    assert.match(out, /<- ENCODE-START .*"Resolutions":"1280x720-30,640x360-30","Record":"True"/);
+    assert.match(out, /<- PUBLISH-ACCEPT/);
+    assert.match(out, /"load":1,"capacity":4,"encoderCount":1/);
+    const events = [...out.matchAll(/event (\S+) channel=demo seq=(\d)/g)].map((m) => `${m[1]}#${m[2]}`);
+    assert.deepEqual(events, ['stream-available#1', 'stream-available#2', 'stream-closed#3']);
+  });
+
   it('examples/custom-plugin: the rate limiter rejects the requests over its burst', () => {
     const out = runExample('examples/custom-plugin/main.ts');
     assert.equal((out.match(/: pong/g) ?? []).length, 3);

@@ -17,7 +17,7 @@ describe('examples/providers against `coordinator start`', function () {
 
   before(async () => {
     ({ dir, cleanup } = tempSocketDir());
-    coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '-s', dir, '-n', 'coord-e2e', '-t', '5', '-p', '0', '-l', 'info']);
+    coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '-s', dir, '-n', 'coord-e2e', '-t', '5', '-p', '0', '-l', 'info'], { COORDINATOR_DATA_DIR: `${dir}/data` });
     await coordinator.waitFor(/coordinator ready/);
     provider = startChild(...tsNode('examples/providers/simple.ts'), env());
     await provider.waitFor(/provider-simple listening/);
