@@ -52,6 +52,6 @@ export async function compare(
   console.log(`\n## ${title}`);
   console.log(fmt(best.baseline!));
   console.log(fmt(best.subject!));
-  console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (baseline is ${(1 / ratio).toFixed(2)}x faster)`);
+  console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (${ratio >= 1 ? `subject is ${ratio.toFixed(2)}x faster` : `baseline is ${(1 / ratio).toFixed(2)}x faster`})`);
   return { baseline: best.baseline!, subject: best.subject!, ratio };
 }

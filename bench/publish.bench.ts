@@ -1,0 +1,99 @@
+// Publish decisions with 1,000 ingest connections and 200 encoders over
+// loopback WebSockets: PUBLISH-REQUEST -> (ids, key auth, encoder choice,
+// ENCODE-START) -> PUBLISH-ACCEPT, vs a bare WebSocket server that answers
+// PUBLISH-ACCEPT at once over the same number of connections, in the same run.
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { createCoordinator, type HttpServerService } from '../index.js';
+import { compare, measure } from './support.js';
+
+const SECRET = 'bench-secret';
+const INGEST = 1000;
+const ENCODERS = 200;
+
+function token(sub: string): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub })}`;
+  return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
+}
+
+interface Peer { ws: WebSocket; pending: Map<string, (text: string) => void> }
+
+async function connect(url: string, role: string): Promise<Peer> {
+  const ws = new WebSocket(url, { headers: { 'x-control-auth-token': token(`${role}-control`) }, perMessageDeflate: false });
+  const peer: Peer = { ws, pending: new Map() };
+  ws.on('message', (data) => {
+    const text = data.toString();
+    if (!text.startsWith('PUBLISH-')) return;
+    const id = /Request-ID:(\S+)/.exec(text)?.[1];
+    if (id) { peer.pending.get(id)?.(text); peer.pending.delete(id); }
+  });
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  return peer;
+}
+
+async function connectMany(url: string, role: string, n: number): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  for (let i = 0; i < n; i += 50) peers.push(...await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => connect(url, role))));
+  return peers;
+}
+
+function publisher(peers: Peer[]) {
+  let seq = 0;
+  return () => new Promise<void>((resolve) => {
+    const n = seq++;
+    const peer = peers[n % peers.length]!;
+    const id = String(n);
+    peer.pending.set(id, (text) => {
+      if (!text.startsWith('PUBLISH-ACCEPT')) throw new Error(`publish ${n} denied`);
+      resolve();
+      // End the stream so the channel and the encoder slot are free again.
+      const streamId = /Stream-ID:(\S+)/.exec(text)?.[1] ?? '';
+      peer.ws.send(`PUBLISH-END\nStream-Channel:ch${n}\nStream-ID:${streamId}\n`);
+    });
+    peer.ws.send(`PUBLISH-REQUEST\nRequest-ID:${id}\nStream-Channel:ch${n}\nStream-Key:k\nUser-IP:127.0.0.1\n`);
+  });
+}
+
+export async function run(): Promise<void> {
+  // Baseline: a bare WebSocket server answering at once.
+  const bareHttp = http.createServer();
+  const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });
+  bare.on('connection', (ws) => ws.on('message', (data) => {
+    const text = data.toString();
+    const id = /Request-ID:(\S+)/.exec(text)?.[1];
+    const channel = /Stream-Channel:(\S+)/.exec(text)?.[1];
+    if (text.startsWith('PUBLISH-REQUEST')) ws.send(`PUBLISH-ACCEPT\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-ID:0\n`);
+  }));
+  await new Promise<void>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve()));
+  const bareUrl = `ws://127.0.0.1:${(bareHttp.address() as AddressInfo).port}/`;
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'publish-bench-'));
+  const runtime = createCoordinator(
+    { logLevel: 'silent', dataDir, externalPort: 0, plugins: ['http-server', 'key-auth', 'event-callbacks', 'streaming-control'], pluginOptions: { 'streaming-control': { logRequests: false } } },
+    { env: { CONTROL_SECRET: SECRET } },
+  );
+  await runtime.start();
+  const base = runtime.service<HttpServerService>('http.server').baseUrl().replace('http', 'ws');
+  const encoders = await connectMany(`${base}/ws/control/hls`, 'hls', ENCODERS);
+  for (const e of encoders) e.ws.send('REGISTER\nCapacity:50\n');
+  const ingest = await connectMany(`${base}/ws/control/rtmp`, 'rtmp', INGEST);
+  const bareIngest = await connectMany(bareUrl, 'rtmp', INGEST);
+  console.log(`connected: ${INGEST} ingest + ${ENCODERS} encoders to the coordinator, ${INGEST} to the bare server`);
+  try {
+    await compare(`publish decisions, ${INGEST} ingest connections, ${ENCODERS} encoders, 64 in flight`,
+      () => measure('bare WebSocket answer', publisher(bareIngest), 10_000, 64),
+      () => measure('coordinator publish flow', publisher(ingest), 10_000, 64));
+  } finally {
+    for (const p of [...encoders, ...ingest, ...bareIngest]) p.ws.terminate();
+    await runtime.stop();
+    bare.close();
+    bareHttp.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
