@@ -14,5 +14,6 @@ export default defineConfig({
   // the original's environment variables (CONTROL_SECRET, KEY_VERIFICATION_URL,
   // EVENT_CALLBACK_URL, COMMANDS_API_AUTH, HTTP_PORT, …); without CONTROL_SECRET
   // its control channels stay closed and everything else runs.
-  plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control'],
+  // Operations: /healthz, /readyz, /metrics, /status and the live /dashboard.
+  plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control', 'operations'],
 });

@@ -76,3 +76,6 @@ export { streamingControl, STREAMING_SERVICE } from './plugins/streaming-control
 export type { StreamingControlOptions, StreamingService } from './plugins/streaming-control/index.js';
 export { parseMessage, serializeMessage } from './plugins/streaming-control/messages.js';
 export { EncoderPool } from './plugins/streaming-control/encoder-pool.js';
+export { operations } from './plugins/operations/index.js';
+export type { OperationsOptions } from './plugins/operations/index.js';
+export type { Snapshot } from './plugins/operations/snapshot.js';

@@ -36,6 +36,8 @@ export interface PluginApi {
   service<T>(service: string): T;
   /** Deliver responses whose response hook has this URL scheme ('unix', 'http', …). */
   registerDelivery(scheme: string, delivery: Delivery): void;
+  /** This plugin's readiness check (listeners bound, stores open), for /readyz. */
+  readiness(check: () => boolean): void;
 }
 
 export interface PluginDefinition<O = Record<string, unknown>> {

@@ -3,6 +3,7 @@
 // whatever door it came back by, goes through receiveResponse().
 
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, toCoordinatorError } from './errors.js';
 import { createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
@@ -67,6 +68,13 @@ export class Coordinator {
   private readonly services = new Map<string, { plugin: string; value: unknown }>();
   private readonly waiters = new Map<string, (response: Response) => void>();
   private readonly settling = new Set<Promise<void>>();
+  /**
+   * Per-runtime measurements for observers (metrics, dashboards): 'request'
+   * (a request settled: task, outcome, durationMs) and what plugins report
+   * ('provider:failure', 'publish', 'key-verification', …). Never throws into emitters.
+   */
+  readonly telemetry = new EventEmitter();
+  private readonly readinessChecks = new Map<string, () => boolean>();
   private state: RuntimeState = 'created';
   private applied = false;
   private stopPromise: Promise<void> | undefined;
@@ -81,6 +89,8 @@ export class Coordinator {
       timeoutMs: (hook) => (['start', 'ready', 'drain', 'stop'].includes(hook) ? this.config.lifecycleTimeoutMs : this.config.hookTimeoutMs),
     });
     this.tracker = new Tracker((entry) => this.onTimeout(entry));
+    this.telemetry.setMaxListeners(100);
+    this.telemetry.on('error', () => undefined);
     this.delivery.register('inproc', { deliver: async (hook, response) => this.deliverInProcess(hook, response) }, 'core');
   }
 
@@ -171,6 +181,7 @@ export class Coordinator {
       },
       service: <T>(service: string) => this.service<T>(service),
       registerDelivery: (scheme: string, delivery: Delivery) => this.delivery.register(scheme, delivery, name),
+      readiness: (check: () => boolean) => { this.readinessChecks.set(name, check); },
     };
   }
 
@@ -183,6 +194,19 @@ export class Coordinator {
 
   hasService(service: string): boolean {
     return this.services.has(service);
+  }
+
+  /** Readiness: started, and every plugin's own check (listeners bound, stores open) passes. */
+  readiness(): { ready: boolean; status: RuntimeState; checks: Record<string, boolean> } {
+    const checks: Record<string, boolean> = {};
+    for (const [name, check] of this.readinessChecks) {
+      try {
+        checks[name] = check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    return { ready: this.state === 'started' && Object.values(checks).every(Boolean), status: this.state, checks };
   }
 
   // -------------------------------------------------------------- lifecycle
@@ -279,11 +303,15 @@ export class Coordinator {
         this.tracker.remove(entry);
         throw err;
       }
-      if (outcome?.direct) this.tracker.remove(entry);
+      if (outcome?.direct) {
+        this.tracker.remove(entry);
+        this.telemetry.emit('request', { task: request.task, outcome: 'forwarded', durationMs: Date.now() - context.receivedAt });
+      }
       if (channels.requestAccepted.hasSubscribers) channels.requestAccepted.publish({ request, context, provider: provider.name });
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_PROVIDER_FAILED', input.id);
       if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: input, context, error });
+      this.telemetry.emit('request', { task: input.task, outcome: error.code, durationMs: Date.now() - context.receivedAt });
       context.log.debug({ code: error.code, err: error.message }, 'request not accepted');
       throw error;
     }
@@ -334,6 +362,7 @@ export class Coordinator {
       }
       await this.delivery.deliver(hook, response, responseContext);
       if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
+      this.telemetry.emit('request', { task: request.task, outcome: response.error ? (response.errorCode ?? 'error') : 'ok', durationMs: Date.now() - context.receivedAt });
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');

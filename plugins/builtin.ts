@@ -9,6 +9,7 @@ import { streamProxy } from './stream-proxy/index.js';
 import { keyAuth } from './key-auth/index.js';
 import { eventCallbacks } from './event-callbacks/index.js';
 import { streamingControl } from './streaming-control/index.js';
+import { operations } from './operations/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
@@ -19,9 +20,10 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [keyAuth.pluginName]: keyAuth,
   [eventCallbacks.pluginName]: eventCallbacks,
   [streamingControl.pluginName]: streamingControl,
+  [operations.pluginName]: operations,
 };
 
 /** Plugins used when a config does not list any (e.g. an original coordinator's JSON file). */
 export const defaultPluginNames: string[] = [
-  'unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control',
+  'unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control', 'operations',
 ];

@@ -266,6 +266,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }),
     });
 
+    api.readiness(() => outbox !== undefined);
     api.onStart(() => {
       outbox = new Outbox(file);
       importLegacy(outbox);

@@ -157,6 +157,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
       },
     };
     api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
+    api.readiness(() => server.listening);
 
     // The streaming coordinator's HTTP_PORT and BIND_ADDRESS override the file (an empty
     // BIND_ADDRESS meant every interface there, and still does).

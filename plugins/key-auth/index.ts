@@ -109,7 +109,11 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
           bodyTimeout: options.timeoutMs,
         });
         await res.body.dump();
-        if (res.statusCode !== 200) return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason: `verifier answered ${res.statusCode}` };
+        if (res.statusCode !== 200) {
+          api.runtime.telemetry.emit('key-verification', { result: 'denied', durationMs: Date.now() - started });
+          return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason: `verifier answered ${res.statusCode}` };
+        }
+        api.runtime.telemetry.emit('key-verification', { result: 'accepted', durationMs: Date.now() - started });
         const get = (name: string) => firstHeader(res.headers, name);
         const settings = settingsFromHeaders(get);
         const rawResolutions = get('x-resolutions') ?? '';
@@ -122,6 +126,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         const reason = (err as Error).name === 'TimeoutError' || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
           ? `verifier did not answer within ${options.timeoutMs} ms`
           : `verifier unreachable: ${(err as Error).message}`;
+        api.runtime.telemetry.emit('key-verification', { result: 'error', durationMs: Date.now() - started });
         if (options.failOpen) {
           log.warn({ requestId, reason }, 'key verification failed; admitting (failOpen)');
           return { ok: true, settings: DEFAULT_STREAM_SETTINGS, reason };

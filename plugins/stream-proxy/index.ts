@@ -13,7 +13,7 @@
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
@@ -45,6 +45,8 @@ export interface StreamProxyService {
   readonly size: number;
   /** Streams being served right now. */
   readonly open: number;
+  /** Bytes served since start. */
+  readonly bytes: number;
 }
 
 const optionsSchema = {
@@ -77,6 +79,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
     const unix = api.service<UnixTransportService>(UNIX_TRANSPORT_SERVICE);
     let open = 0;
+    let bytes = 0;
 
     function sweep(): void {
       const now = Date.now();
@@ -143,11 +146,17 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         return;
       }
       open += 1;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          bytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
       try {
         // Backpressure end to end; a client that leaves destroys the source, a
         // source that fails aborts the response (the client sees an incomplete
         // chunked body, never a silent truncation).
-        await pipeline(source, res);
+        await pipeline(source, counter, res);
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'stream ended early');
         res.destroy();
@@ -185,6 +194,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
       register,
       get size() { return tokens.size; },
       get open() { return open; },
+      get bytes() { return bytes; },
     });
     api.onStop(async () => {
       clearInterval(sweeper);

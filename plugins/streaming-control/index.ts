@@ -21,7 +21,7 @@ import { parseMessage, arg } from './messages.js';
 import { verifyControlToken, type ControlRole } from './control-auth.js';
 import { idMaxLength, isValidId, StreamIdGenerator } from './ids.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
-import { authorize, json, unauthorized, type CommandsAuthMode } from './commands.js';
+import { authorize, json, unauthorized, type CommandsAuthMode } from '../shared/commands-auth.js';
 
 export const PLUGIN_NAME = 'streaming-control';
 export const STREAMING_SERVICE = 'streaming.control';
@@ -200,6 +200,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         { origin: 'ws', remoteAddress: session.remoteIp, attributes: { [SESSION_ATTRIBUTE]: session.id } },
       );
       if (!session.alive) return; // the publisher left while we verified: nobody to answer
+      runtime.telemetry.emit('publish', { accepted: !response.error, reason: response.error ? (response.errorCode ?? 'error') : 'accepted' });
       if (response.error) {
         log.info({ session: session.id, channel, reason: response.error }, 'publish denied');
         plane.send(session, 'PUBLISH-DENY', echo);

@@ -35,6 +35,10 @@ export class FrameServer {
     return this.options.path;
   }
 
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
   async listen(): Promise<void> {
     const { path: socketPath } = this.options;
     await prepareSocketPath(socketPath, this.options.dirMode ?? DEFAULT_DIR_MODE);

@@ -6,6 +6,7 @@
 //   <socketDir>/<Task>/<priority>-<name>.sock    providers (discovered, best priority first)
 
 import path from 'node:path';
+import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
@@ -16,7 +17,7 @@ import { schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
 import { firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { FrameServer, type BadFrameReason } from './frame-server.js';
 import { sendFrame } from './frame-client.js';
-import { ProviderDirectory, assertTaskName, type ProviderSocket } from './discovery.js';
+import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 
 export const PLUGIN_NAME = 'unix-transport';
@@ -57,6 +58,8 @@ export interface UnixTransportService {
   sendMessage(socketPath: string, json: string): Promise<string>;
   /** The providers of a task, best first. */
   providersOf(task: string): Promise<ProviderSocket[]>;
+  /** Every task with at least one provider socket, and how many. */
+  tasks(): Promise<Array<{ task: string; providers: number }>>;
 }
 
 const optionsSchema = {
@@ -124,12 +127,14 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
               error = await sendMessage(socket.path, json);
               if (error === '') {
                 context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
+                if (attempts.length > 0) runtime.telemetry.emit('provider:failover', { task, provider: socket.path });
                 return { direct: hookIsUnix };
               }
             } catch (err) {
               error = isCoordinatorError(err) ? err.message : String(err);
             }
             attempts.push({ socket: socket.path, error });
+            runtime.telemetry.emit('provider:failure', { task, provider: socket.path });
             context.log.warn({ provider: socket.path, error }, 'provider refused or unreachable; trying the next');
           }
           const last = attempts[attempts.length - 1]?.error ?? 'no providers available for task';
@@ -244,8 +249,19 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       readStream: (url) => readUnixStream(url),
       sendMessage,
       providersOf: (task) => directory.list(task),
+      async tasks() {
+        const entries = await fs.readdir(socketDir, { withFileTypes: true }).catch(() => []);
+        const out: Array<{ task: string; providers: number }> = [];
+        for (const entry of entries) {
+          if (!entry.isDirectory() || RESERVED_TASK_NAMES.has(entry.name)) continue;
+          const providers = (await directory.list(entry.name)).length;
+          if (providers > 0) out.push({ task: entry.name, providers });
+        }
+        return out.sort((a, b) => a.task.localeCompare(b.task));
+      },
     });
 
+    api.readiness(() => requestServer.listening && responseServer.listening);
     api.onStart(async () => {
       await responseServer.listen();
       await requestServer.listen();

@@ -23,7 +23,7 @@ describe('config', () => {
       [{ requestTimeoutMs: 'soon' } as unknown as CoordinatorConfig, 'config.requestTimeoutMs | type | config.requestTimeoutMs must be integer (type)'],
       [{ serviceNmae: 'typo' } as unknown as CoordinatorConfig, 'config.serviceNmae | additionalProperties | config.serviceNmae is not a known option (additionalProperties)'],
       [{ service_name: 'bad/name' }, 'config.service_name | pattern | config.service_name must match pattern "^[A-Za-z0-9._-]+$" (pattern)'],
-      [{ plugins: ['no-such-plugin'] }, 'config.plugins[0] | plugin | config.plugins[0]: no built-in plugin named no-such-plugin (known: inproc-provider, unix-transport, http-server, http-ingress, stream-proxy, key-auth, event-callbacks, streaming-control)'],
+      [{ plugins: ['no-such-plugin'] }, 'config.plugins[0] | plugin | config.plugins[0]: no built-in plugin named no-such-plugin (known: inproc-provider, unix-transport, http-server, http-ingress, stream-proxy, key-auth, event-callbacks, streaming-control, operations)'],
     ];
     for (const [config, expected] of cases) assert.deepEqual(messagesOf(config), [expected], JSON.stringify(config));
   });

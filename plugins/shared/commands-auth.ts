@@ -1,6 +1,6 @@
-// The commands API the application calls: capacity, close, report (and our
-// encoder drain). Authorization per COMMANDS_API_AUTH (Basic, Bearer, Custom),
-// constant-time comparisons; unset means closed (401), as the original.
+// Authorization of the operator/application HTTP APIs (the streaming
+// commands API, the dashboard, /status) per COMMANDS_API_AUTH (Basic, Bearer,
+// Custom), constant-time comparisons; unset means closed (401), as the original.
 
 import type http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -52,4 +52,16 @@ export function unauthorized(res: http.ServerResponse): void {
 
 export function json(res: http.ServerResponse, body: unknown): void {
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(JSON.stringify(body));
+}
+
+/** COMMANDS_API_* from the environment (they override the config file). */
+export function commandsAuthEnv(env: Record<string, string | undefined>): Partial<Omit<CommandsAuth, 'open'>> {
+  const mode = env.COMMANDS_API_AUTH?.trim().toLowerCase();
+  return {
+    mode: mode === undefined ? undefined : (['basic', 'bearer', 'custom'].includes(mode) ? mode as CommandsAuthMode : 'none'),
+    user: env.COMMANDS_API_AUTH_USER,
+    token: env.COMMANDS_API_AUTH_TOKEN,
+    password: env.COMMANDS_API_AUTH_PASSWORD,
+    custom: env.COMMANDS_API_AUTH_CUSTOM,
+  };
 }

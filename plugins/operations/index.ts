@@ -1,0 +1,163 @@
+// Operations: what the people who run the coordinator look at.
+//   GET /healthz            alive (200 while the process serves)
+//   GET /readyz             200 when started and every plugin is ready, else 503
+//   GET /metrics            Prometheus text format
+//   GET /status             live state as JSON (commands API auth)
+//   GET /dashboard          live page (commands API auth, or a session cookie after login)
+//   GET /dashboard/events   server-sent events: a state snapshot every second
+
+import type http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { definePlugin } from '../../core/plugin.js';
+import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
+import { authorize, commandsAuthEnv, unauthorized, type CommandsAuth, type CommandsAuthMode } from '../shared/commands-auth.js';
+import { overlay } from '../shared/env.js';
+import { createMetrics } from './metrics.js';
+import { collectSnapshot } from './snapshot.js';
+import { DASHBOARD_HTML, LOGIN_HTML } from './dashboard-page.js';
+
+export const PLUGIN_NAME = 'operations';
+
+export interface OperationsOptions {
+  /** Include process metrics (CPU, memory, event loop lag, GC). */
+  processMetrics: boolean;
+  /** Require the commands API authorization for /metrics too. */
+  protectMetrics: boolean;
+  /** Dashboard refresh interval, ms. */
+  dashboardIntervalMs: number;
+  /** Dashboard login sessions last this long, ms. */
+  sessionTtlMs: number;
+  /** Authorization (defaults from COMMANDS_API_AUTH*). */
+  auth: CommandsAuthMode;
+  user: string;
+  token: string;
+  password: string;
+  custom: string;
+  /** Development only: status and dashboard without authentication. */
+  open: boolean;
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    processMetrics: { type: 'boolean', default: true },
+    protectMetrics: { type: 'boolean', default: false },
+    dashboardIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
+    sessionTtlMs: { type: 'integer', minimum: 60_000, default: 8 * 3_600_000 },
+    auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
+    user: { type: 'string', default: '' },
+    token: { type: 'string', default: '' },
+    password: { type: 'string', default: '' },
+    custom: { type: 'string', default: '' },
+    open: { type: 'boolean', default: false },
+  },
+};
+
+const COOKIE = 'coordinator_session';
+
+export const operations = definePlugin<OperationsOptions>({
+  name: PLUGIN_NAME,
+  dependencies: ['http-server'],
+  optionsSchema,
+  apply(api, options) {
+    const { runtime, log } = api;
+    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const env = commandsAuthEnv(runtime.env);
+    const fromFile: CommandsAuth = { mode: options.auth, user: options.user, token: options.token, password: options.password, custom: options.custom, open: options.open };
+    const auth = overlay(fromFile, env);
+    const registry = createMetrics(runtime, options.processMetrics);
+    const sessions = new Map<string, number>();
+    const startedAt = Date.now();
+    const streams = new Set<http.ServerResponse>();
+    let ticker: NodeJS.Timeout | undefined;
+
+    function sessionOf(req: http.IncomingMessage): boolean {
+      const cookie = req.headers.cookie ?? '';
+      const match = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie);
+      const expires = match ? sessions.get(match[1]!) : undefined;
+      return expires !== undefined && expires > Date.now();
+    }
+
+    function newSession(res: http.ServerResponse): void {
+      const id = randomBytes(24).toString('base64url');
+      sessions.set(id, Date.now() + options.sessionTtlMs);
+      res.setHeader('set-cookie', `${COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${Math.floor(options.sessionTtlMs / 1000)}`);
+    }
+
+    const allowed = (req: http.IncomingMessage) => authorize(req.headers.authorization, auth) || sessionOf(req);
+    const get = (handler: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>) =>
+      (req: http.IncomingMessage, res: http.ServerResponse) => (req.method === 'GET' || req.method === 'HEAD' ? handler(req, res) : notFound(res));
+    const sendJson = (res: http.ServerResponse, status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(JSON.stringify(body));
+    };
+
+    http.route('*', '/healthz', get((_req, res) => sendJson(res, 200, { status: 'alive', uptimeSec: Math.round((Date.now() - startedAt) / 1000) })), PLUGIN_NAME);
+    http.route('*', '/readyz', get((_req, res) => {
+      const readiness = runtime.readiness();
+      sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', runtime: readiness.status, checks: readiness.checks });
+    }), PLUGIN_NAME);
+    http.route('*', '/metrics', get(async (req, res) => {
+      if (options.protectMetrics && !authorize(req.headers.authorization, auth)) return unauthorized(res);
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    }), PLUGIN_NAME);
+    http.route('*', '/status', get(async (req, res) => {
+      if (!authorize(req.headers.authorization, auth)) return unauthorized(res);
+      sendJson(res, 200, await collectSnapshot(runtime, startedAt));
+    }), PLUGIN_NAME);
+
+    http.route('*', '/dashboard', get((req, res) => {
+      if (authorize(req.headers.authorization, auth)) newSession(res);
+      else if (!sessionOf(req)) {
+        const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8' };
+        if (auth.mode === 'basic') headers['www-authenticate'] = 'Basic realm="coordinator dashboard"';
+        res.writeHead(401, headers).end(LOGIN_HTML);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" }).end(DASHBOARD_HTML);
+    }), PLUGIN_NAME);
+    http.route('POST', '/dashboard/login', async (req, res) => {
+      let body = '';
+      for await (const chunk of req) {
+        body += String(chunk);
+        if (body.length > 4096) {
+          res.writeHead(413).end();
+          return;
+        }
+      }
+      const credential = new URLSearchParams(body).get('authorization') ?? '';
+      if (!authorize(credential, auth)) {
+        log.warn({ ip: req.socket.remoteAddress }, 'dashboard login refused');
+        res.writeHead(303, { location: '/dashboard?failed=1' }).end();
+        return;
+      }
+      newSession(res);
+      res.writeHead(303, { location: '/dashboard' }).end();
+    }, PLUGIN_NAME);
+    http.route('*', '/dashboard/events', get(async (req, res) => {
+      if (!allowed(req)) return unauthorized(res);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      res.write(`data: ${JSON.stringify(await collectSnapshot(runtime, startedAt))}\n\n`);
+    }), PLUGIN_NAME);
+
+    api.onStart(() => {
+      ticker = setInterval(() => {
+        if (streams.size === 0) return;
+        void collectSnapshot(runtime, startedAt).then((snapshot) => {
+          const frame = `data: ${JSON.stringify(snapshot)}\n\n`;
+          for (const res of streams) res.write(frame);
+        }).catch((err: unknown) => log.warn({ err }, 'dashboard snapshot failed'));
+        const now = Date.now();
+        for (const [id, expires] of sessions) if (expires <= now) sessions.delete(id);
+      }, options.dashboardIntervalMs);
+      ticker.unref();
+    });
+    api.onDrain(() => {
+      if (ticker) clearInterval(ticker);
+      for (const res of streams) res.end();
+      streams.clear();
+    });
+  },
+});

@@ -1,0 +1,68 @@
+// Prometheus metrics (prom-client), one registry per runtime. Counters and
+// histograms are fed by the runtime's telemetry; gauges read the plugins'
+// services when scraped.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Coordinator } from '../../core/runtime.js';
+import type { EventCallbacksService } from '../event-callbacks/index.js';
+import type { StreamingService } from '../streaming-control/index.js';
+import type { StreamProxyService } from '../stream-proxy/index.js';
+
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+function optional<T>(runtime: Coordinator, name: string): T | undefined {
+  return runtime.hasService(name) ? runtime.service<T>(name) : undefined;
+}
+
+export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean): Registry {
+  const registry = new Registry();
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'coordinator_process_' });
+
+  const requests = new Counter({ name: 'coordinator_requests_total', help: 'Requests settled, by task and outcome (ok, forwarded, or the error code)', labelNames: ['task', 'outcome'], registers: [registry] });
+  const duration = new Histogram({ name: 'coordinator_request_duration_seconds', help: 'Time from dispatch to response delivery', labelNames: ['task', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  new Gauge({ name: 'coordinator_requests_in_flight', help: 'Requests awaiting a response', registers: [registry], collect() { this.set(runtime.inFlight); } });
+  const providerFailures = new Counter({ name: 'coordinator_provider_send_failures_total', help: 'Sends to a provider that failed (refused, unreachable, error ack)', labelNames: ['task'], registers: [registry] });
+  const failovers = new Counter({ name: 'coordinator_provider_failovers_total', help: 'Requests accepted by a provider after another failed', labelNames: ['task'], registers: [registry] });
+  const publishes = new Counter({ name: 'coordinator_publishes_total', help: 'Publish decisions, by result and reason', labelNames: ['result', 'reason'], registers: [registry] });
+  const keyLatency = new Histogram({ name: 'coordinator_key_verification_duration_seconds', help: 'Key verification time, by result (accepted, denied, error)', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const keyFailures = new Counter({ name: 'coordinator_key_verification_failures_total', help: 'Key verifications that could not reach a verdict (timeout, connection error)', registers: [registry] });
+
+  runtime.telemetry.on('request', (e: { task: string; outcome: string; durationMs: number }) => {
+    const task = e.task || '(none)';
+    requests.inc({ task, outcome: e.outcome });
+    duration.observe({ task, outcome: e.outcome }, e.durationMs / 1000);
+  });
+  runtime.telemetry.on('provider:failure', (e: { task: string }) => providerFailures.inc({ task: e.task }));
+  runtime.telemetry.on('provider:failover', (e: { task: string }) => failovers.inc({ task: e.task }));
+  runtime.telemetry.on('publish', (e: { accepted: boolean; reason: string }) => publishes.inc({ result: e.accepted ? 'accepted' : 'denied', reason: e.reason }));
+  runtime.telemetry.on('key-verification', (e: { result: string; durationMs: number }) => {
+    keyLatency.observe({ result: e.result }, e.durationMs / 1000);
+    if (e.result === 'error') keyFailures.inc();
+  });
+
+  const streams = () => optional<StreamProxyService>(runtime, 'stream.proxy');
+  new Gauge({ name: 'coordinator_stream_proxy_open_streams', help: 'Streams being proxied now', registers: [registry], collect() { this.set(streams()?.open ?? 0); } });
+  new Gauge({ name: 'coordinator_stream_proxy_bytes', help: 'Bytes proxied since start (a counter read from the plugin)', registers: [registry], collect() { this.set(streams()?.bytes ?? 0); } });
+  new Gauge({ name: 'coordinator_stream_proxy_tokens', help: 'Stream tokens issued and not yet used or expired', registers: [registry], collect() { this.set(streams()?.size ?? 0); } });
+
+  const streaming = () => optional<StreamingService>(runtime, 'streaming.control');
+  new Gauge({
+    name: 'coordinator_control_connections', help: 'Control connections by role', labelNames: ['role'], registers: [registry],
+    collect() {
+      const counts = streaming()?.sessionCounts() ?? { rtmp: 0, wss: 0, hls: 0 };
+      for (const [role, n] of Object.entries(counts)) this.set({ role }, n);
+    },
+  });
+  new Gauge({ name: 'coordinator_encoders', help: 'Registered HLS encoders', registers: [registry], collect() { this.set(streaming()?.capacity().encoderCount ?? 0); } });
+  new Gauge({ name: 'coordinator_encoder_capacity', help: 'Total encoder capacity (-1: unlimited)', registers: [registry], collect() { this.set(streaming()?.capacity().capacity ?? 0); } });
+  new Gauge({ name: 'coordinator_encoder_load', help: 'Streams assigned to encoders', registers: [registry], collect() { this.set(streaming()?.capacity().load ?? 0); } });
+  new Gauge({ name: 'coordinator_active_streams', help: 'Channels publishing now', registers: [registry], collect() { this.set(streaming()?.report().activeStreams.length ?? 0); } });
+
+  const outbox = () => optional<EventCallbacksService>(runtime, 'event-callbacks')?.stats();
+  new Gauge({ name: 'coordinator_callback_outbox_depth', help: 'Callbacks waiting in the outbox', registers: [registry], collect() { this.set(outbox()?.depth ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_oldest_undelivered_seconds', help: 'Age of the oldest undelivered callback', registers: [registry], collect() { this.set((outbox()?.oldestAgeMs ?? 0) / 1000); } });
+  new Gauge({ name: 'coordinator_callback_retries', help: 'Callback retries since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.retries ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_delivered', help: 'Callbacks delivered since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.delivered ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_dead_letters', help: 'Callbacks in the dead-letter table', registers: [registry], collect() { this.set(outbox()?.deadLetters ?? 0); } });
+  return registry;
+}
