@@ -5,6 +5,8 @@
 // families like /stream/<token>; one plugin may own the fallback.
 
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync, statSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
@@ -27,6 +29,8 @@ export interface HttpServerService {
   upgrade(target: string, handler: UpgradeHandler, owner: string): void;
   /** The bound address, once started. */
   address(): { host: string; port: number } | undefined;
+  /** The bound HTTPS address, when TLS is configured. */
+  tlsAddress(): { host: string; port: number } | undefined;
   /** Base URL of this server as peers reach it (publicBaseUrl option or derived). */
   baseUrl(): string;
   readonly server: http.Server;
@@ -47,6 +51,14 @@ export interface HttpServerOptions {
   keepAliveTimeoutMs: number;
   /** Open connections are closed after this much drain time at stop, ms. */
   closeGraceMs: number;
+  /** HTTPS listener serving the same routes; SSL_PORT, SSL_CERT, SSL_KEY, SSL_CHECK_RELOAD_SECONDS override. */
+  tls?: {
+    port: number;
+    certFile: string;
+    keyFile: string;
+    /** The files are checked this often and reloaded without a restart when they change, ms. */
+    checkReloadMs: number;
+  };
 }
 
 const optionsSchema = {
@@ -60,8 +72,39 @@ const optionsSchema = {
     requestTimeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
     keepAliveTimeoutMs: { type: 'integer', minimum: 1, default: 5_000 },
     closeGraceMs: { type: 'integer', minimum: 0, default: 5_000 },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['certFile', 'keyFile'],
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 443 },
+        certFile: { type: 'string', minLength: 1 },
+        keyFile: { type: 'string', minLength: 1 },
+        checkReloadMs: { type: 'integer', minimum: 10, default: 60_000 },
+      },
+    },
   },
 };
+
+interface TlsSettings { port: number; certFile: string; keyFile: string; checkReloadMs: number }
+
+/** SSL_* from the environment override the tls option; TLS runs only when both files are named. */
+function tlsSettings(options: HttpServerOptions, env: Record<string, string | undefined>): TlsSettings | undefined {
+  const certFile = env.SSL_CERT || options.tls?.certFile;
+  const keyFile = env.SSL_KEY || options.tls?.keyFile;
+  if (!certFile || !keyFile) return undefined;
+  const seconds = intVar(env, 'SSL_CHECK_RELOAD_SECONDS');
+  return {
+    certFile,
+    keyFile,
+    port: intVar(env, 'SSL_PORT') ?? options.tls?.port ?? 443,
+    checkReloadMs: seconds !== undefined && seconds > 0 ? seconds * 1000 : options.tls?.checkReloadMs ?? 60_000,
+  };
+}
+
+function mtimes(files: string[]): string {
+  return files.map((f) => { try { return String(statSync(f).mtimeMs); } catch { return 'missing'; } }).join('|');
+}
 
 export function notFound(res: http.ServerResponse): void {
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found.');
@@ -94,7 +137,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
       return fallbackRoute?.handler;
     }
 
-    server.on('request', (req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const handler = find(req);
       if (!handler) {
         notFound(res);
@@ -107,9 +150,9 @@ export const httpServer = definePlugin<HttpServerOptions>({
           if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal error.');
           else res.destroy();
         });
-    });
+    };
 
-    server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const route = upgrades.get(req.url ?? '');
       if (!route) {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 10\r\nConnection: close\r\n\r\nNot found.');
@@ -121,12 +164,23 @@ export const httpServer = definePlugin<HttpServerOptions>({
         log.error({ err, url: req.url }, 'upgrade handler failed');
         socket.destroy();
       }
-    });
-    server.on('clientError', (err, socket) => {
+    };
+    const onClientError = (err: Error, socket: Duplex) => {
       if (!socket.writable) return;
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      log.debug({ err: (err as Error).message }, 'HTTP client error');
-    });
+      log.debug({ err: err.message }, 'HTTP client error');
+    };
+    const attach = (target: http.Server) => {
+      target.on('request', onRequest);
+      target.on('upgrade', onUpgrade);
+      target.on('clientError', onClientError);
+    };
+    attach(server);
+    const tls = tlsSettings(options, api.runtime.env);
+    let secure: https.Server | undefined;
+    let boundTls: { host: string; port: number } | undefined;
+    let reloadTimer: NodeJS.Timeout | undefined;
+    const readPair = (t: TlsSettings) => ({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) });
 
     const service: HttpServerService = {
       server,
@@ -148,6 +202,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
         upgrades.set(target, { handler, owner });
       },
       address: () => bound,
+      tlsAddress: () => boundTls,
       baseUrl() {
         if (options.publicBaseUrl) return options.publicBaseUrl.replace(/\/+$/, '');
         const addr = bound ?? { host: options.host ?? config.bindAddress, port: options.port ?? config.externalPort };
@@ -157,7 +212,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
       },
     };
     api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
-    api.readiness(() => server.listening);
+    api.readiness(() => server.listening && (!tls || secure?.listening === true));
 
     // The streaming coordinator's HTTP_PORT and BIND_ADDRESS override the file (an empty
     // BIND_ADDRESS meant every interface there, and still does).
@@ -177,19 +232,47 @@ export const httpServer = definePlugin<HttpServerOptions>({
       const address = server.address();
       if (address && typeof address === 'object') bound = { host: address.address, port: address.port };
       log.info({ host: bound?.host, port: bound?.port }, 'HTTP server listening');
+      if (!tls) return;
+      secure = https.createServer({ ...readPair(tls), requestTimeout: options.requestTimeoutMs, headersTimeout: options.headersTimeoutMs, keepAliveTimeout: options.keepAliveTimeoutMs });
+      attach(secure);
+      await new Promise<void>((resolve, reject) => {
+        secure!.once('error', reject);
+        secure!.listen(tls.port, host, () => { secure!.off('error', reject); resolve(); });
+      });
+      const tlsAddress = secure.address();
+      if (tlsAddress && typeof tlsAddress === 'object') boundTls = { host: tlsAddress.address, port: tlsAddress.port };
+      log.info({ host: boundTls?.host, port: boundTls?.port, cert: tls.certFile }, 'HTTPS server listening');
+      // Certificates are reloaded without a restart; open connections keep theirs.
+      let seen = mtimes([tls.certFile, tls.keyFile]);
+      reloadTimer = setInterval(() => {
+        const now = mtimes([tls.certFile, tls.keyFile]);
+        if (now === seen) return;
+        try {
+          secure!.setSecureContext(readPair(tls));
+          seen = now;
+          log.info({ cert: tls.certFile }, 'TLS certificate reloaded');
+        } catch (err) {
+          log.error({ err: (err as Error).message, cert: tls.certFile }, 'TLS certificate reload failed; keeping the previous one');
+        }
+      }, tls.checkReloadMs);
+      reloadTimer.unref();
     });
     // The listener stays open through the drain: new requests are refused by the
     // runtime (ERR_SHUTTING_DOWN) while /proxy answers and issued streams still
     // flow (the original closed HTTP first and lost them: W20).
     api.onStop(async () => {
-      const closed = new Promise<void>((resolve) => {
-        if (!server.listening) resolve();
-        else server.close(() => resolve());
-      });
-      const timer = setTimeout(() => server.closeAllConnections(), options.closeGraceMs);
-      server.closeIdleConnections();
-      await closed;
-      clearTimeout(timer);
+      if (reloadTimer) clearInterval(reloadTimer);
+      const servers = secure ? [server, secure] : [server];
+      await Promise.all(servers.map(async (target) => {
+        const closed = new Promise<void>((resolve) => {
+          if (!target.listening) resolve();
+          else target.close(() => resolve());
+        });
+        const timer = setTimeout(() => target.closeAllConnections(), options.closeGraceMs);
+        target.closeIdleConnections();
+        await closed;
+        clearTimeout(timer);
+      }));
     });
   },
 });
