@@ -7,13 +7,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, type CoordinatorConfig } from '../index.js';
+import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, type CoordinatorConfig } from '../index.js';
+import { fetchStatus, formatSnapshot } from './status.js';
 
 const HELP = `Usage: coordinator <command> [options]
 
 Commands:
   start        Start the coordinator (default config: ./coordinator.config.* or embedded defaults)
   validate     Check the config and print every problem with its path and rule (exit 1 if any)
+  status       Print the live state of a running coordinator (--url, --authorization)
 
 Options:
   --config FILE, -c, --config_file FILE   Config file (.ts, .js, .json, .yaml)
@@ -22,6 +24,8 @@ Options:
   -p, --external_port PORT                HTTP port (default 8080)
   -t, --request_timeout SECONDS           Default request timeout (0 = 60 s)
   -l, --log_level LEVEL                   trace|debug|info|warn|error|fatal
+  --url URL                               status: the coordinator's HTTP address (default from the config)
+  --authorization VALUE                   status: Authorization header (or COORDINATOR_AUTHORIZATION)
   -h, --help                              Show this help
   -v, --version                           Show the version
 
@@ -64,6 +68,8 @@ function parse(argv: string[]) {
       external_port: { type: 'string', short: 'p' },
       request_timeout: { type: 'string', short: 't' },
       log_level: { type: 'string', short: 'l' },
+      url: { type: 'string' },
+      authorization: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -112,6 +118,27 @@ async function validate(flags: Flags, io: CliIO): Promise<number> {
   io.err(`${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
   for (const p of problems) io.err(`  ${p.path}: ${p.message} [rule: ${p.rule}]\n`);
   return 1;
+}
+
+async function status(flags: Flags, io: CliIO): Promise<number> {
+  let url = flags.url ?? process.env.COORDINATOR_URL;
+  if (!url) {
+    const { config, source } = await load(flags);
+    const resolved = resolveConfig(config, source ? { source } : {});
+    const port = process.env.HTTP_PORT ?? String(resolved.externalPort);
+    const host = resolved.bindAddress === '0.0.0.0' || resolved.bindAddress === '::' ? '127.0.0.1' : resolved.bindAddress;
+    url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  const token = process.env.COMMANDS_API_AUTH_TOKEN;
+  const authorization = flags.authorization ?? process.env.COORDINATOR_AUTHORIZATION
+    ?? (token && process.env.COMMANDS_API_AUTH?.toLowerCase() === 'bearer' ? `Bearer ${token}` : undefined);
+  const result = await fetchStatus({ url, authorization });
+  if (!result.ok) {
+    io.err(`${result.message}\n`);
+    return 1;
+  }
+  io.out(formatSnapshot(result.snapshot));
+  return 0;
 }
 
 async function start(flags: Flags, io: CliIO): Promise<number> {
@@ -171,6 +198,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
   try {
     if (command === 'start') return await start(flags, io);
     if (command === 'validate') return await validate(flags, io);
+    if (command === 'status') return await status(flags, io);
     io.err(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
     return 2;
   } catch (err) {

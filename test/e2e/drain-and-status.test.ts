@@ -1,0 +1,88 @@
+// `coordinator start` as operators run it: `coordinator status` reads it, and
+// SIGTERM drains in-flight requests (none lost, exit 0); a second signal exits at once.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createClient, createProvider, type RunningProvider, type AcommClient } from '../../index.js';
+import { tempSocketDir } from '../support/sockets.js';
+import { ROOT, startChild, type Child } from '../support/processes.js';
+import { delay } from '../support/runtime.js';
+import { hookServer, post } from '../support/http.js';
+
+describe('coordinator process: status, graceful drain, second signal', function () {
+  this.timeout(60_000);
+  let sockets: ReturnType<typeof tempSocketDir>;
+  let coordinator: Child;
+  let provider: RunningProvider;
+  let client: AcommClient;
+  let port = 0;
+
+  async function startCoordinator(): Promise<void> {
+    const config = path.join(sockets.dir, 'coordinator.config.json');
+    writeFileSync(config, JSON.stringify({
+      serviceName: 'drainer', socketDir: sockets.dir, externalPort: 0, dataDir: path.join(sockets.dir, 'data'), drainTimeoutMs: 10_000, logLevel: 'info',
+      plugins: ['unix-transport', 'http-server', 'http-ingress', 'operations'],
+    }));
+    coordinator = startChild(process.execPath, ['bin/coordinator.js', 'start', '--config', config], { COMMANDS_API_AUTH: 'Bearer', COMMANDS_API_AUTH_TOKEN: 'st' });
+    await coordinator.waitFor(/coordinator ready/);
+    port = Number(/"port":(\d+),"msg":"HTTP server listening"/.exec(coordinator.output())![1]);
+  }
+
+  beforeEach(async () => {
+    sockets = tempSocketDir();
+    provider = createProvider({ socketDir: sockets.dir, name: 'slow', tasks: { Slow: async (args: { ms: number }) => { await delay(args.ms); return `slept ${args.ms}`; } } });
+    await provider.start();
+    client = createClient({ socketDir: sockets.dir, name: 'drain-client', coordinatorUrl: `unix://${sockets.dir}/coordinator/drainer.sock`, requestTimeoutMs: 20_000 });
+    await client.start();
+  });
+  afterEach(async () => {
+    await coordinator?.stop('SIGKILL');
+    await client.stop();
+    await provider.stop(100);
+    sockets.cleanup();
+  });
+
+  it('`coordinator status` prints the live state; unauthorized is explained', async () => {
+    await startCoordinator();
+    const ok = spawnSync(process.execPath, ['bin/coordinator.js', 'status', '--url', `http://127.0.0.1:${port}`, '--authorization', 'Bearer st'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^coordinator started, up \d+s, 0 request\(s\) in flight/);
+    assert.match(ok.stdout, /providers \(1 task\)\n {2}Slow +1/);
+    const denied = spawnSync(process.execPath, ['bin/coordinator.js', 'status', '--url', `http://127.0.0.1:${port}`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COORDINATOR_AUTHORIZATION: '' } });
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /unauthorized/);
+  });
+
+  it('SIGTERM: in-flight requests finish, then exit 0 with a drain report', async () => {
+    await startCoordinator();
+    // HTTP hooks: the coordinator tracks these and relays each answer itself, so it must stay up for them.
+    const hooks = await hookServer();
+    try {
+      for (const ms of [300, 600, 900]) {
+        const ack = await post(`http://127.0.0.1:${port}/`, JSON.stringify({ id: `d${ms}`, task: 'Slow', responseHook: hooks.url('/r'), args: { ms } }));
+        assert.equal(JSON.parse(ack.body).error, '');
+      }
+      const exit = coordinator.stop('SIGTERM');
+      const delivered = await Promise.all([hooks.next(), hooks.next(), hooks.next()]);
+      assert.deepEqual(delivered.map((r) => JSON.parse(r.body)).map((r) => `${r.id}:${r.error}:${r.result}`).sort(), ['d300::slept 300', 'd600::slept 600', 'd900::slept 900']);
+      assert.equal(await exit, 0);
+      assert.match(coordinator.output(), /"drained":3,"cut":0,"msg":"coordinator stopped"/);
+    } finally {
+      await hooks.close();
+    }
+  });
+
+  it('a second signal exits at once', async () => {
+    await startCoordinator();
+    void client.send('Slow', { ms: 30_000 });
+    await delay(100);
+    coordinator.proc.kill('SIGTERM');
+    await coordinator.waitFor(/signal received: draining/);
+    const t0 = Date.now();
+    const code = await coordinator.stop('SIGINT');
+    assert.equal(code, 1);
+    assert.ok(Date.now() - t0 < 3000);
+    assert.match(coordinator.output(), /second signal: exiting at once/);
+  });
+});
