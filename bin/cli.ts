@@ -98,6 +98,8 @@ function applyFlags(config: CoordinatorConfig, flags: Flags): CoordinatorConfig 
     merged.request_timeout = timeout;
   }
   if (flags.log_level !== undefined) { merged.logLevel = flags.log_level; delete merged.log_level; }
+  // LOG_DEBUG=YES (the streaming coordinator's switch) turns on debug logs unless a level flag says otherwise.
+  else if (process.env.LOG_DEBUG === 'YES') { merged.logLevel = 'debug'; delete merged.log_level; }
   return merged;
 }
 

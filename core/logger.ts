@@ -2,6 +2,7 @@
 // Secrets never reach the log: known secret-bearing paths are redacted.
 
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type Logger = PinoLogger;
 
@@ -25,6 +26,8 @@ export interface LoggerSetup {
   level: string;
   /** Write here instead of stdout (tests, embedding apps). */
   destination?: NodeJS.WritableStream;
+  /** 'json' (default when not a terminal), 'pretty' (default in a terminal). */
+  format?: 'json' | 'pretty';
   name?: string;
 }
 
@@ -35,5 +38,8 @@ export function createLogger(setup: LoggerSetup): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  return setup.destination ? pino(options, setup.destination as pino.DestinationStream) : pino(options);
+  if (setup.destination) return pino(options, setup.destination as pino.DestinationStream);
+  const format = setup.format ?? (process.stdout.isTTY && process.env.LOG_FORMAT !== 'json' ? 'pretty' : 'json');
+  if (format === 'pretty') return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  return pino(options);
 }
