@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import type { CoordinatorEvent } from '../../core/events.js';
-import { authorizationHeader, parseAuthMode, type WebhookAuthMode } from '../shared/webhook-auth.js';
+import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
 import { Outbox, type OutboxRow } from './outbox.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
@@ -35,16 +35,11 @@ export interface StreamClosedEvent {
 export const STREAM_AVAILABLE = 'stream.available';
 export const STREAM_CLOSED = 'stream.closed';
 
-export interface EventCallbacksOptions {
-  /** EVENT_CALLBACK_URL. Empty: nothing is sent; events count as delivered. */
-  url: string;
-  /** EVENT_CALLBACK_AUTH. */
-  auth: WebhookAuthMode;
-  /** EVENT_CALLBACK_AUTH_USER / EVENT_CALLBACK_PASSWORD / EVENT_CALLBACK_AUTH_TOKEN / EVENT_CALLBACK_AUTH_CUSTOM. */
-  user: string;
-  password: string;
-  token: string;
-  custom: string;
+/**
+ * url: EVENT_CALLBACK_URL (empty: nothing is sent; events count as delivered);
+ * auth/user/password/token/custom: EVENT_CALLBACK_AUTH, _AUTH_USER, _PASSWORD, _AUTH_TOKEN, _AUTH_CUSTOM.
+ */
+export interface EventCallbacksOptions extends WebhookOptions {
   /** One POST must finish within this, ms. */
   requestTimeoutMs: number;
   /** First retry delay, ms; doubles per attempt up to maxRetryDelayMs, with jitter. */
@@ -81,12 +76,7 @@ const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    url: { type: 'string', default: '' },
-    auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
-    user: { type: 'string', default: '' },
-    password: { type: 'string', default: '' },
-    token: { type: 'string', default: '' },
-    custom: { type: 'string', default: '' },
+    ...webhookOptionsSchema,
     requestTimeoutMs: { type: 'integer', minimum: 1, maximum: 300_000, default: 10_000 },
     retryDelayMs: { type: 'integer', minimum: 1, default: 1_000 },
     maxRetryDelayMs: { type: 'integer', minimum: 1, default: 60_000 },
@@ -98,15 +88,9 @@ const optionsSchema = {
   },
 };
 
+/** The original's environment variables (EVENT_CALLBACK_*), which override the config file. */
 export function eventCallbacksEnv(env: Env): Partial<EventCallbacksOptions> {
-  return {
-    url: env.EVENT_CALLBACK_URL,
-    auth: env.EVENT_CALLBACK_AUTH !== undefined ? parseAuthMode(env.EVENT_CALLBACK_AUTH) : undefined,
-    user: env.EVENT_CALLBACK_AUTH_USER,
-    password: env.EVENT_CALLBACK_PASSWORD,
-    token: env.EVENT_CALLBACK_AUTH_TOKEN,
-    custom: env.EVENT_CALLBACK_AUTH_CUSTOM,
-  };
+  return webhookEnv(env, 'EVENT_CALLBACK');
 }
 
 function availableHeaders(e: StreamAvailableEvent): Record<string, string> {
@@ -139,7 +123,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
   apply(api, fileOptions) {
     const { log, config } = api;
     const options = overlay(fileOptions, eventCallbacksEnv(api.runtime.env));
-    const auth = authorizationHeader({ mode: options.auth, user: options.user, password: options.password, token: options.token, custom: options.custom });
+    const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     const busy = new Set<string>();

@@ -9,7 +9,7 @@ import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Request } from '../../core/model.js';
 import type { RequestContext } from '../../core/context.js';
-import { authorizationHeader, parseAuthMode, type WebhookAuthMode } from '../shared/webhook-auth.js';
+import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
 
@@ -28,19 +28,11 @@ export interface PublishArgs {
   userIp: string;
 }
 
-export interface KeyAuthOptions {
-  /** KEY_VERIFICATION_URL. Empty: every key is accepted (as the original; logged loudly). */
-  url: string;
-  /** KEY_VERIFICATION_AUTH: 'basic' | 'bearer' | 'custom' | 'none'. */
-  auth: WebhookAuthMode;
-  /** KEY_VERIFICATION_AUTH_USER. */
-  user: string;
-  /** KEY_VERIFICATION_PASSWORD. */
-  password: string;
-  /** KEY_VERIFICATION_AUTH_TOKEN. */
-  token: string;
-  /** KEY_VERIFICATION_AUTH_CUSTOM. */
-  custom: string;
+/**
+ * url: KEY_VERIFICATION_URL (empty: every key is accepted, as the original; logged loudly);
+ * auth/user/password/token/custom: KEY_VERIFICATION_AUTH, _AUTH_USER, _PASSWORD, _AUTH_TOKEN, _AUTH_CUSTOM.
+ */
+export interface KeyAuthOptions extends WebhookOptions {
   /** Whole verification must finish within this, ms (below the ingest server's 20 s wait). */
   timeoutMs: number;
   /** Cache positive answers this long, ms (0: off). */
@@ -55,12 +47,7 @@ const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    url: { type: 'string', default: '' },
-    auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
-    user: { type: 'string', default: '' },
-    password: { type: 'string', default: '' },
-    token: { type: 'string', default: '' },
-    custom: { type: 'string', default: '' },
+    ...webhookOptionsSchema,
     timeoutMs: { type: 'integer', minimum: 1, maximum: 120_000, default: 15_000 },
     cacheTtlMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 },
     failOpen: { type: 'boolean', default: false },
@@ -68,16 +55,9 @@ const optionsSchema = {
   },
 };
 
-/** The original's environment variables, which override the config file. */
+/** The original's environment variables (KEY_VERIFICATION_*), which override the config file. */
 export function keyAuthEnv(env: Env): Partial<KeyAuthOptions> {
-  return {
-    url: env.KEY_VERIFICATION_URL,
-    auth: env.KEY_VERIFICATION_AUTH !== undefined ? parseAuthMode(env.KEY_VERIFICATION_AUTH) : undefined,
-    user: env.KEY_VERIFICATION_AUTH_USER,
-    password: env.KEY_VERIFICATION_PASSWORD,
-    token: env.KEY_VERIFICATION_AUTH_TOKEN,
-    custom: env.KEY_VERIFICATION_AUTH_CUSTOM,
-  };
+  return webhookEnv(env, 'KEY_VERIFICATION');
 }
 
 function firstHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
@@ -91,7 +71,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
   apply(api, fileOptions) {
     const { log } = api;
     const options = overlay(fileOptions, keyAuthEnv(api.runtime.env));
-    const auth = authorizationHeader({ mode: options.auth, user: options.user, password: options.password, token: options.token, custom: options.custom });
+    const auth = webhookAuthorization(options);
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
     const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
     const rpcTasks = new Set(options.rpcTasks);

@@ -25,3 +25,43 @@ export function authorizationHeader(auth: WebhookAuth): string | undefined {
     default: return undefined;
   }
 }
+
+/** Option fields every webhook-calling plugin shares (url and its authorization). */
+export interface WebhookOptions {
+  url: string;
+  auth: WebhookAuthMode;
+  user: string;
+  password: string;
+  token: string;
+  custom: string;
+}
+
+/** JSON-schema properties of WebhookOptions. */
+export const webhookOptionsSchema = {
+  url: { type: 'string', default: '' },
+  auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
+  user: { type: 'string', default: '' },
+  password: { type: 'string', default: '' },
+  token: { type: 'string', default: '' },
+  custom: { type: 'string', default: '' },
+} as const;
+
+/**
+ * The original's variables for one webhook: <P>_URL, <P>_AUTH, <P>_AUTH_USER,
+ * <P>_PASSWORD (not _AUTH_PASSWORD: the original's spelling), <P>_AUTH_TOKEN,
+ * <P>_AUTH_CUSTOM, with P = KEY_VERIFICATION or EVENT_CALLBACK.
+ */
+export function webhookEnv(env: Record<string, string | undefined>, prefix: string): Partial<WebhookOptions> {
+  return {
+    url: env[`${prefix}_URL`],
+    auth: env[`${prefix}_AUTH`] !== undefined ? parseAuthMode(env[`${prefix}_AUTH`]) : undefined,
+    user: env[`${prefix}_AUTH_USER`],
+    password: env[`${prefix}_PASSWORD`],
+    token: env[`${prefix}_AUTH_TOKEN`],
+    custom: env[`${prefix}_AUTH_CUSTOM`],
+  };
+}
+
+export function webhookAuthorization(options: WebhookOptions): string | undefined {
+  return authorizationHeader({ mode: options.auth, user: options.user, password: options.password, token: options.token, custom: options.custom });
+}
