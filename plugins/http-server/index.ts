@@ -53,11 +53,14 @@ export interface HttpServerOptions {
   closeGraceMs: number;
   /** HTTPS listener serving the same routes; SSL_PORT, SSL_CERT, SSL_KEY, SSL_CHECK_RELOAD_SECONDS override. */
   tls?: {
-    port: number;
+    /** Default 443. */
+    port?: number;
     certFile: string;
     keyFile: string;
-    /** The files are checked this often and reloaded without a restart when they change, ms. */
-    checkReloadMs: number;
+    /** The files are checked this often and reloaded without a restart when they change, ms. Default 60000. */
+    checkReloadMs?: number;
+    /** Mutual TLS: only clients with a certificate signed by this CA (PEM file) may connect over HTTPS. */
+    clientCaFile?: string;
   };
 }
 
@@ -81,12 +84,13 @@ const optionsSchema = {
         certFile: { type: 'string', minLength: 1 },
         keyFile: { type: 'string', minLength: 1 },
         checkReloadMs: { type: 'integer', minimum: 10, default: 60_000 },
+        clientCaFile: { type: 'string', minLength: 1 },
       },
     },
   },
 };
 
-interface TlsSettings { port: number; certFile: string; keyFile: string; checkReloadMs: number }
+interface TlsSettings { port: number; certFile: string; keyFile: string; checkReloadMs: number; clientCaFile: string | undefined }
 
 /** SSL_* from the environment override the tls option; TLS runs only when both files are named. */
 function tlsSettings(options: HttpServerOptions, env: Record<string, string | undefined>): TlsSettings | undefined {
@@ -99,6 +103,7 @@ function tlsSettings(options: HttpServerOptions, env: Record<string, string | un
     keyFile,
     port: intVar(env, 'SSL_PORT') ?? options.tls?.port ?? 443,
     checkReloadMs: seconds !== undefined && seconds > 0 ? seconds * 1000 : options.tls?.checkReloadMs ?? 60_000,
+    clientCaFile: options.tls?.clientCaFile,
   };
 }
 
@@ -180,7 +185,11 @@ export const httpServer = definePlugin<HttpServerOptions>({
     let secure: https.Server | undefined;
     let boundTls: { host: string; port: number } | undefined;
     let reloadTimer: NodeJS.Timeout | undefined;
-    const readPair = (t: TlsSettings) => ({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) });
+    const readPair = (t: TlsSettings) => ({
+      cert: readFileSync(t.certFile),
+      key: readFileSync(t.keyFile),
+      ...(t.clientCaFile ? { ca: readFileSync(t.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
+    });
 
     const service: HttpServerService = {
       server,
@@ -241,11 +250,12 @@ export const httpServer = definePlugin<HttpServerOptions>({
       });
       const tlsAddress = secure.address();
       if (tlsAddress && typeof tlsAddress === 'object') boundTls = { host: tlsAddress.address, port: tlsAddress.port };
-      log.info({ host: boundTls?.host, port: boundTls?.port, cert: tls.certFile }, 'HTTPS server listening');
+      log.info({ host: boundTls?.host, port: boundTls?.port, cert: tls.certFile, mutualTls: Boolean(tls.clientCaFile) }, 'HTTPS server listening');
       // Certificates are reloaded without a restart; open connections keep theirs.
-      let seen = mtimes([tls.certFile, tls.keyFile]);
+      const watched = [tls.certFile, tls.keyFile, ...(tls.clientCaFile ? [tls.clientCaFile] : [])];
+      let seen = mtimes(watched);
       reloadTimer = setInterval(() => {
-        const now = mtimes([tls.certFile, tls.keyFile]);
+        const now = mtimes(watched);
         if (now === seen) return;
         try {
           secure!.setSecureContext(readPair(tls));

@@ -18,6 +18,19 @@ function makeCert(dir: string, name: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+function makeCa(dir: string): { caCert: string; clientCert: string; clientKey: string } {
+  const caKey = path.join(dir, 'ca.key');
+  const caCert = path.join(dir, 'ca.crt');
+  const clientKey = path.join(dir, 'client.key');
+  const csr = path.join(dir, 'client.csr');
+  const clientCert = path.join(dir, 'client.crt');
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca', '-keyout', caKey, '-out', caCert]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=client', '-keyout', clientKey, '-out', csr]);
+  run(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-days', '1', '-out', clientCert]);
+  return { caCert, clientCert, clientKey };
+}
+
 function peerCertificate(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
@@ -73,5 +86,23 @@ describe('TLS listener with certificate reload', function () {
     assert.equal(subject, 'second', 'new connections get the new certificate');
     assert.deepEqual(await getOn(), { status: 200, cn: 'first' }, 'the open connection keeps working with its certificate');
     agent.destroy();
+  });
+
+  it('mutual TLS: only clients with a certificate from the configured CA get through', async () => {
+    await runtime.stop();
+    const server = makeCert(dir, 'mtls-server');
+    const { caCert, clientCert, clientKey } = makeCa(dir);
+    runtime = makeRuntime({}, [httpServer({ port: 0, tls: { port: 0, certFile: server.cert, keyFile: server.key, clientCaFile: caCert } }), operations({ processMetrics: false })]);
+    await runtime.start();
+    const { port } = runtime.service<HttpServerService>('http.server').tlsAddress()!;
+    const request = (extra: https.RequestOptions) => new Promise<number>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, agent: false, ...extra }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+    await assert.rejects(request({}), /certificate|alert|socket hang up|ECONNRESET/);
+    const { readFileSync } = await import('node:fs');
+    assert.equal(await request({ cert: readFileSync(clientCert), key: readFileSync(clientKey) }), 200);
   });
 });
