@@ -136,7 +136,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     let idleWaiters: Array<() => void> = [];
 
     function notifyIdle(): void {
-      if (!outbox || busy.size > 0 || outbox.stats().depth > 0) return;
+      // Counting the outbox costs a scan: only when someone waits for it to empty.
+      if (idleWaiters.length === 0 || !outbox || busy.size > 0 || outbox.stats().depth > 0) return;
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();

@@ -438,6 +438,15 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
       }
     });
 
+    it('closes a connection that sends a message over the size limit', async () => {
+      await start({}, { maxMessageBytes: 1024 });
+      const enc = await encoder();
+      enc.sendRaw(`REGISTER\nCapacity:1\nPadding:${'x'.repeat(2048)}\n`);
+      for (let i = 0; i < 50 && !enc.closed; i += 1) await delay(20);
+      assert.ok(enc.closed);
+      assert.deepEqual(JSON.parse((await commands('/commands/capacity')).body), { load: 0, capacity: 0, encoderCount: 0 }, 'its session was cleaned up');
+    });
+
     it('ignores unknown, misplaced and binary messages; the socket stays open', async () => {
       await start();
       const enc = await encoder();
