@@ -63,7 +63,7 @@ export { httpServer, HTTP_SERVER_SERVICE } from './plugins/http-server/index.js'
 export type { HttpServerOptions, HttpServerService, RouteHandler, UpgradeHandler } from './plugins/http-server/index.js';
 export { httpIngress } from './plugins/http-ingress/index.js';
 export type { HttpIngressOptions } from './plugins/http-ingress/index.js';
-export { replaceLocalhost } from './plugins/http-ingress/localhost.js';
+export { replaceLocalhost } from './plugins/shared/localhost.js';
 export { streamProxy, STREAM_PROXY_SERVICE } from './plugins/stream-proxy/index.js';
 export type { StreamProxyOptions, StreamProxyService } from './plugins/stream-proxy/index.js';
 export { keyAuth, PUBLISH_TASK, KEY_AUTH_ATTRIBUTE } from './plugins/key-auth/index.js';

@@ -16,24 +16,9 @@ import { SIGNATURE_HEADER, sign } from './signature.js';
 export const PLUGIN_NAME = 'event-callbacks';
 export const EVENT_CALLBACKS_SERVICE = 'event-callbacks';
 
-/** Events this plugin delivers (emitted by the streaming control plane). */
-export interface StreamAvailableEvent {
-  channel: string;
-  streamId: string;
-  streamType: string;
-  resolution: string;
-  indexFile: string;
-  /** Sent as x-start-time only when non-empty. */
-  startTime?: string;
-}
+import { STREAM_AVAILABLE, STREAM_CLOSED, type StreamAvailableEvent, type StreamClosedEvent } from '../shared/stream-events.js';
 
-export interface StreamClosedEvent {
-  channel: string;
-  streamId: string;
-}
-
-export const STREAM_AVAILABLE = 'stream.available';
-export const STREAM_CLOSED = 'stream.closed';
+export { STREAM_AVAILABLE, STREAM_CLOSED, type StreamAvailableEvent, type StreamClosedEvent };
 
 /**
  * url: EVENT_CALLBACK_URL (empty: nothing is sent; events count as delivered);

@@ -17,7 +17,7 @@ import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/inde
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { readBody } from './body.js';
 import { JsonPoster, type RetryPolicy } from './http-client.js';
-import { replaceLocalhost, peerHost } from './localhost.js';
+import { replaceLocalhost, peerHost } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'http-ingress';
 

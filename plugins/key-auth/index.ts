@@ -19,7 +19,7 @@ export const PUBLISH_TASK = 'stream.publish';
 /** Where the verdict is attached: ctx.attributes[KEY_AUTH_ATTRIBUTE] is a StreamSettings. */
 export const KEY_AUTH_ATTRIBUTE = 'key-auth';
 
-export { type StreamSettings } from './resolutions.js';
+export { DEFAULT_STREAM_SETTINGS, type StreamSettings } from './resolutions.js';
 
 /** Arguments of a publish request. */
 export interface PublishArgs {

@@ -20,7 +20,7 @@ import { CoordinatorError } from '../../core/errors.js';
 import { schemeOf } from '../../core/wire-url.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
-import { isLocalHostname, peerHost } from '../http-ingress/localhost.js';
+import { isLocalHostname, peerHost } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'stream-proxy';
 export const STREAM_PROXY_SERVICE = 'stream.proxy';

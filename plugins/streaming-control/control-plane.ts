@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import { arg, serializeMessage, type ControlMessage } from './messages.js';
 import { EncoderPool } from './encoder-pool.js';
 import type { ControlRole } from './control-auth.js';
-import type { StreamSettings } from '../key-auth/resolutions.js';
+import type { StreamSettings } from '../key-auth/index.js';
 
 export type IngestType = 'RTMP' | 'WS';
 
