@@ -35,7 +35,6 @@ export interface CoordinatorHooks {
   readonly stop: AsyncSeriesHook<[LifecycleContext]>;
 }
 
-export const REQUEST_HOOK_NAMES = ['onRequest', 'resolveProvider', 'onResponse', 'onStream', 'onEvent'] as const;
 export const LIFECYCLE_HOOK_NAMES = ['start', 'ready', 'drain', 'stop'] as const;
 
 export function createHooks(): CoordinatorHooks {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, toCoordinatorError } from './errors.js';
-import { createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
+import { LIFECYCLE_HOOK_NAMES, createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
 import { createRequestContext, type RequestContext, type ResponseContext } from './context.js';
 import { DeliveryRegistry, type Delivery } from './delivery.js';
 import { createLogger, type Logger } from './logger.js';
@@ -86,7 +86,7 @@ export class Coordinator {
     this.hooks = createHooks();
     guardHooks(this.hooks, {
       isSealed: () => this.state !== 'created',
-      timeoutMs: (hook) => (['start', 'ready', 'drain', 'stop'].includes(hook) ? this.config.lifecycleTimeoutMs : this.config.hookTimeoutMs),
+      timeoutMs: (hook) => ((LIFECYCLE_HOOK_NAMES as readonly string[]).includes(hook) ? this.config.lifecycleTimeoutMs : this.config.hookTimeoutMs),
     });
     this.tracker = new Tracker((entry) => this.onTimeout(entry));
     this.telemetry.setMaxListeners(100);
@@ -134,7 +134,8 @@ export class Coordinator {
   private resolvePluginOptions(instance: PluginInstance<any>): Record<string, unknown> {
     const { definition } = instance;
     const fromConfig = this.config.pluginOptions[definition.name] ?? {};
-    const options: Record<string, unknown> = structuredCloneOptions({ ...fromConfig, ...(instance.options ?? {}) });
+    // A shallow copy: options may hold functions or class instances; ajv fills defaults into it.
+    const options: Record<string, unknown> = { ...fromConfig, ...(instance.options ?? {}) };
     if (definition.optionsSchema) {
       const problems = validateAgainst(definition.optionsSchema, options, `plugins.${definition.name}`);
       if (problems.length > 0) {
@@ -374,19 +375,17 @@ export class Coordinator {
   // ----------------------------------------------------------- in-process
 
   private deliverInProcess(hook: URL, response: Response): void {
-    const waiter = this.waiters.get(hook.pathname);
-    if (!waiter) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
-    this.waiters.delete(hook.pathname);
-    waiter(response);
+    if (!this.wakeWaiter(hook, response)) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
   }
 
-  private wakeWaiter(hook: URL | null, response: Response): void {
-    if (!hook || schemeOf(hook) !== 'inproc') return;
+  /** Hand a response to the in-process caller waiting at `hook`; false when nobody waits there. */
+  private wakeWaiter(hook: URL | null, response: Response): boolean {
+    if (!hook || schemeOf(hook) !== 'inproc') return false;
     const waiter = this.waiters.get(hook.pathname);
-    if (waiter) {
-      this.waiters.delete(hook.pathname);
-      waiter(response);
-    }
+    if (!waiter) return false;
+    this.waiters.delete(hook.pathname);
+    waiter(response);
+    return true;
   }
 
   /**
@@ -434,11 +433,6 @@ export class Coordinator {
       this.log.error({ err, event: event.type }, 'event handler failed');
     }
   }
-}
-
-function structuredCloneOptions(options: Record<string, unknown>): Record<string, unknown> {
-  // Plugin options may hold functions or class instances; copy only the top level.
-  return { ...options };
 }
 
 /** The checks every request passes, whatever door it came in by. */

@@ -6,6 +6,7 @@
 //   POST /proxy       a response returning from a coordinator we forwarded to
 
 import type http from 'node:http';
+import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
@@ -17,7 +18,7 @@ import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/inde
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { readBody } from './body.js';
 import { JsonPoster, type RetryPolicy } from './http-client.js';
-import { replaceLocalhost, peerHost } from '../shared/localhost.js';
+import { isLocalHostname, replaceLocalhost, peerHost } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'http-ingress';
 
@@ -241,9 +242,9 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         log.debug({ requestId: response.id }, '/proxy answer for no forwarded request dropped');
         return;
       }
+      // Checkable only when we called an IP literal that is not our own host.
       const expected = tracked.taskURL.hostname.replace(/^\[|\]$/g, '');
-      const isIp = /^[\d.]+$|:/.test(expected);
-      if (isIp && peer && peerHost(peer).replace(/^\[|\]$/g, '') !== expected && !/^(127\.|::1$|localhost$)/.test(expected)) {
+      if (net.isIP(expected) && !isLocalHostname(expected) && peer && peerHost(peer).replace(/^\[|\]$/g, '') !== expected) {
         log.warn({ requestId: response.id, peer }, '/proxy answer from another address than the peer called; dropped');
         return;
       }

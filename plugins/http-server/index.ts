@@ -111,6 +111,12 @@ function mtimes(files: string[]): string {
   return files.map((f) => { try { return String(statSync(f).mtimeMs); } catch { return 'missing'; } }).join('|');
 }
 
+/** Answer an upgrade request with a plain HTTP error instead of switching protocols. */
+export function refuseUpgrade(socket: Duplex, status: number, reason: string, body: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 export function notFound(res: http.ServerResponse): void {
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found.');
 }
@@ -160,7 +166,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const route = upgrades.get(req.url ?? '');
       if (!route) {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 10\r\nConnection: close\r\n\r\nNot found.');
+        refuseUpgrade(socket, 404, 'Not Found', 'Not found.');
         return;
       }
       try {

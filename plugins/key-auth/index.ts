@@ -11,6 +11,7 @@ import type { Request } from '../../core/model.js';
 import type { RequestContext } from '../../core/context.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
+import { firstHeader } from '../shared/headers.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
 
 export const PLUGIN_NAME = 'key-auth';
@@ -58,11 +59,6 @@ const optionsSchema = {
 /** The original's environment variables (KEY_VERIFICATION_*), which override the config file. */
 export function keyAuthEnv(env: Env): Partial<KeyAuthOptions> {
   return webhookEnv(env, 'KEY_VERIFICATION');
-}
-
-function firstHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 export const keyAuth = definePlugin<KeyAuthOptions>({

@@ -12,10 +12,11 @@ import { CoordinatorError } from '../../core/errors.js';
 import { successResponse } from '../../core/model.js';
 import { makeEvent } from '../../core/events.js';
 import type { Provider } from '../../core/provider.js';
-import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
+import { HTTP_SERVER_SERVICE, notFound, refuseUpgrade, type HttpServerService } from '../http-server/index.js';
 import { DEFAULT_STREAM_SETTINGS, KEY_AUTH_ATTRIBUTE, PUBLISH_TASK, type PublishArgs, type StreamSettings } from '../key-auth/index.js';
 import { STREAM_AVAILABLE, STREAM_CLOSED } from '../shared/stream-events.js';
 import { overlay, type Env } from '../shared/env.js';
+import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
 import { verifyControlToken, type ControlRole } from './control-auth.js';
 import { idMaxLength, isValidId, StreamIdGenerator } from './ids.js';
@@ -104,11 +105,6 @@ export function streamingEnv(env: Env): Partial<StreamingControlOptions> {
 }
 
 const ROLE_PATHS: Record<string, ControlRole> = { '/ws/control/rtmp': 'rtmp', '/ws/control/wss': 'wss', '/ws/control/hls': 'hls' };
-
-function refuse(socket: Duplex, status: number, reason: string, body: string): void {
-  if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
 
 export const streamingControl = definePlugin<StreamingControlOptions>({
   name: PLUGIN_NAME,
@@ -245,7 +241,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     function startSession(ws: WebSocket, role: ControlRole, req: http.IncomingMessage, id: number): void {
       const remoteIp = plainIp(req.socket.remoteAddress);
       const type = ingestTypeOf(role);
-      const header = (name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
+      const header = (name: string) => firstHeader(req.headers, name);
       const session: Session = {
         id, role, remoteIp,
         externalIp: role === 'hls' ? remoteIp : externalIpOf(header('x-external-ip'), remoteIp),
@@ -279,18 +275,17 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
       const role = ROLE_PATHS[req.url ?? '']!;
       const id = ++nextSessionId;
-      if (!accepting) return refuse(socket, 503, 'Service Unavailable', 'Shutting down.');
+      if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable', 'Shutting down.');
       if (!options.controlSecret) {
         if (!options.allowUnauthenticatedControl) {
           log.warn({ role }, 'control connection refused: CONTROL_SECRET is not set');
-          return refuse(socket, 403, 'Forbidden', 'Invalid authentication token.');
+          return refuseUpgrade(socket, 403, 'Forbidden', 'Invalid authentication token.');
         }
       } else {
-        const token = req.headers['x-control-auth-token'];
-        const verdict = await verifyControlToken(Array.isArray(token) ? token[0] : token, secret, role);
+        const verdict = await verifyControlToken(firstHeader(req.headers, 'x-control-auth-token'), secret, role);
         if (!verdict.ok) {
           log.warn({ role, ip: req.socket.remoteAddress, reason: verdict.reason }, 'control connection refused');
-          return refuse(socket, 403, 'Forbidden', 'Invalid authentication token.');
+          return refuseUpgrade(socket, 403, 'Forbidden', 'Invalid authentication token.');
         }
       }
       if (socket.destroyed) return;
@@ -330,7 +325,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     http.route('*', '/commands/capacity', command('GET', (_req, res) => json(res, plane.encoders.totals())), PLUGIN_NAME);
     http.route('*', '/commands/report', command('GET', (_req, res) => json(res, plane.report())), PLUGIN_NAME);
     http.route('*', '/commands/close', command('POST', (req, res) => {
-      const header = (name: string) => { const v = req.headers[name]; return (Array.isArray(v) ? v[0] : v) ?? ''; };
+      const header = (name: string) => firstHeader(req.headers, name) ?? '';
       plane.kill(header('x-streaming-channel'), header('x-streaming-id'));
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('SUCCESS');
     }), PLUGIN_NAME);

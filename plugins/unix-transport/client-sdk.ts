@@ -7,13 +7,13 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { CoordinatorError } from '../../core/errors.js';
-import { decodeResponse, encodeAck, encodeRequest } from '../../core/codec.js';
+import { encodeRequest } from '../../core/codec.js';
 import { createRequest, errorResponse, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
 import { readWireUrl, schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
-import { DEFAULT_MAX_FRAME_BYTES, firstJsonValue } from './framing.js';
-import { FrameServer } from './frame-server.js';
-import { sendFrame } from './frame-client.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { createResponseSocket } from './frame-server.js';
+import { sendMessage } from './frame-client.js';
 
 export interface ClientOptions {
   socketDir: string;
@@ -61,22 +61,12 @@ export function createClient(options: ClientOptions): AcommClient {
     entry.resolve(response);
   }
 
-  const responseServer = new FrameServer({
+  const responseServer = createResponseSocket({
     path: responseSocketPath,
     maxFrameBytes,
     readTimeoutMs: 10_000,
     log,
-    onFrame(body) {
-      let response: Response;
-      try {
-        response = decodeResponse(firstJsonValue(body.toString('utf8')));
-      } catch {
-        return null; // as the Go tracker: no ack for an unreadable response
-      }
-      setImmediate(() => settle(response.id, response));
-      return encodeAck('', '');
-    },
-    onBadFrame: () => null,
+    onResponse: (response) => settle(response.id, response),
   });
 
   async function send(task: string, args?: unknown, o: { timeoutMs?: number; streamURL?: URL } = {}): Promise<Response> {
@@ -91,8 +81,7 @@ export function createClient(options: ClientOptions): AcommClient {
       return answered;
     }
     try {
-      const ack = await sendFrame(unixSocketPath(coordinatorUrl), encodeRequest(request), { timeoutMs: options.sendTimeoutMs ?? 10_000, maxAckBytes: maxFrameBytes });
-      const error = decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
+      const error = await sendMessage(unixSocketPath(coordinatorUrl), encodeRequest(request), { timeoutMs: options.sendTimeoutMs ?? 10_000, maxAckBytes: maxFrameBytes });
       if (error) settle(id, errorResponse(id, error));
     } catch (err) {
       settle(id, errorResponse(id, (err as Error).message));

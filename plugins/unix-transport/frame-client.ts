@@ -3,7 +3,8 @@
 
 import net from 'node:net';
 import { CoordinatorError } from '../../core/errors.js';
-import { FrameReader, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { decodeResponse } from '../../core/codec.js';
+import { FrameReader, encodeFrame, firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 
 export interface SendFrameOptions {
   /** Connect, write and ack must complete within this time, ms. */
@@ -50,4 +51,17 @@ export function sendFrame(socketPath: string, json: string, options: SendFrameOp
     // An ECONNRESET after the ack has been read is success (the peer closed with our extra bytes unread).
     socket.on('error', (err: NodeJS.ErrnoException) => finish(connected ? new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: ${err.message}`, { cause: err }) : dialError(socketPath, err)));
   });
+}
+
+/**
+ * Send one acomm message and return its ack's error text ('' = accepted).
+ * Rejects when the peer cannot be reached or its ack cannot be read.
+ */
+export async function sendMessage(socketPath: string, json: string, options: SendFrameOptions): Promise<string> {
+  const ack = await sendFrame(socketPath, json, options);
+  try {
+    return decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
+  } catch (err) {
+    throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -5,7 +5,9 @@
 import net from 'node:net';
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../../core/logger.js';
-import { FrameReader, encodeFrame } from './framing.js';
+import { decodeResponse, encodeAck } from '../../core/codec.js';
+import type { Response } from '../../core/model.js';
+import { FrameReader, encodeFrame, firstJsonValue } from './framing.js';
 import { DEFAULT_DIR_MODE, DEFAULT_SOCKET_MODE, prepareSocketPath, removeSocketFile } from './socket-files.js';
 
 export type BadFrameReason = 'eof' | 'unexpected-eof' | 'too-large' | 'timeout';
@@ -119,4 +121,36 @@ export class FrameServer {
     await closed;
     await removeSocketFile(this.options.path);
   }
+}
+
+export type ResponseSocketOptions = Omit<FrameServerOptions, 'onFrame' | 'onBadFrame'> & {
+  /** Called after the ack has been written (the sender never waits for our handling). */
+  onResponse(response: Response): void;
+};
+
+/**
+ * A response socket, as the Go tracker ran one: an unreadable response gets
+ * no ack (the connection is just closed); a readable one is acked with
+ * ACK("","") at once, whatever its id, then handed on.
+ */
+export function createResponseSocket(options: ResponseSocketOptions): FrameServer {
+  const { onResponse, ...server } = options;
+  return new FrameServer({
+    ...server,
+    onFrame(body) {
+      let response: Response;
+      try {
+        response = decodeResponse(firstJsonValue(body.toString('utf8')));
+      } catch (err) {
+        options.log.warn({ err: (err as Error).message, socket: options.path }, 'unreadable response on a response socket');
+        return null;
+      }
+      setImmediate(() => onResponse(response));
+      return encodeAck('', '');
+    },
+    onBadFrame: (reason) => {
+      options.log.warn({ reason, socket: options.path }, 'bad frame on a response socket');
+      return null;
+    },
+  });
 }

@@ -10,13 +10,13 @@ import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
-import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, type EncodeOptions } from '../../core/codec.js';
+import { decodeRequest, encodeAck, encodeRequest, encodeResponse, type EncodeOptions } from '../../core/codec.js';
 import type { Request } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
 import { schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
 import { firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
-import { FrameServer, type BadFrameReason } from './frame-server.js';
-import { sendFrame } from './frame-client.js';
+import { FrameServer, createResponseSocket, type BadFrameReason } from './frame-server.js';
+import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 
@@ -100,14 +100,8 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     const directory = new ProviderDirectory(socketDir);
     const offered = new Set<OfferedStream>();
 
-    async function sendMessage(socketPath: string, json: string): Promise<string> {
-      const ack = await sendFrame(socketPath, json, { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes });
-      try {
-        return decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
-      } catch (err) {
-        throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
-      }
-    }
+    const sendOptions = { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes };
+    const sendMessage = (socketPath: string, json: string) => sendFrameMessage(socketPath, json, sendOptions);
 
     // ---------------------------------------------------------- providers
 
@@ -210,30 +204,14 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       },
     });
 
-    const responseServer = new FrameServer({
+    const responseServer = createResponseSocket({
       path: responseSocketPath,
       maxFrameBytes: options.maxFrameBytes,
       readTimeoutMs: options.readTimeoutMs,
       dirMode: options.dirMode,
       socketMode: options.socketMode,
       log,
-      onFrame(body) {
-        let response;
-        try {
-          response = decodeResponse(firstJsonValue(body.toString('utf8')));
-        } catch (err) {
-          // As the Go tracker: an unreadable response gets no ack, the connection is just closed.
-          log.warn({ err: (err as Error).message }, 'unreadable response on the response socket');
-          return null;
-        }
-        // Ack first, then handle: the sender must not wait for our delivery.
-        setImmediate(() => runtime.receiveResponse(response));
-        return encodeAck('', '');
-      },
-      onBadFrame: (reason) => {
-        log.warn({ reason, socket: responseSocketPath }, 'bad frame on the response socket');
-        return null;
-      },
+      onResponse: (response) => runtime.receiveResponse(response),
     });
 
     api.provide<UnixTransportService>(UNIX_TRANSPORT_SERVICE, {

@@ -15,13 +15,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pino } from 'pino';
 import type { CoordinatorError } from '../../core/errors.js';
-import { decodeRequest, decodeResponse, encodeAck, encodeResponse } from '../../core/codec.js';
+import { decodeRequest, encodeAck, encodeResponse } from '../../core/codec.js';
 import { errorResponse, successResponse, type Request, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
 import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
 import { DEFAULT_MAX_FRAME_BYTES, firstJsonValue } from './framing.js';
 import { FrameServer } from './frame-server.js';
-import { sendFrame } from './frame-client.js';
+import { sendMessage } from './frame-client.js';
 import { createClient } from './client-sdk.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 
@@ -101,10 +101,6 @@ export function createProvider(options: ProviderOptions): RunningProvider {
   const servers: FrameServer[] = [];
   const sockets: Record<string, string> = {};
 
-  async function sendToSocket(socketPath: string, json: string): Promise<string> {
-    const ack = await sendFrame(socketPath, json, { timeoutMs: sendTimeoutMs, maxAckBytes: maxFrameBytes });
-    return decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
-  }
 
   async function respond(request: Request, response: Response): Promise<void> {
     const hook = request.responseHook;
@@ -114,7 +110,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
       return;
     }
     try {
-      const error = await sendToSocket(unixSocketPath(hook), encodeResponse(response));
+      const error = await sendMessage(unixSocketPath(hook), encodeResponse(response), { timeoutMs: sendTimeoutMs, maxAckBytes: maxFrameBytes });
       if (error) log.warn({ requestId: request.id, error }, 'response hook refused the response');
     } catch (err) {
       log.warn({ requestId: request.id, err: (err as Error).message }, 'response delivery failed');

@@ -2,6 +2,7 @@
 // SIGTERM drains in-flight requests (none lost, exit 0); a second signal exits at once.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createClient, createProvider, type RunningProvider, type AcommClient } from '../../index.js';
@@ -31,7 +32,7 @@ describe('coordinator process: status, graceful drain, second signal', function 
 
   beforeEach(async () => {
     sockets = tempSocketDir();
-    provider = createProvider({ socketDir: sockets.dir, name: 'slow', tasks: { Slow: async (args: { ms: number }) => { await delay(args.ms); return `slept ${args.ms}`; } } });
+    provider = createProvider({ socketDir: sockets.dir, name: 'slow', tasks: { Slow: async (args: { ms: number }, ctx) => { await sleep(args.ms, undefined, { signal: ctx.signal }); return `slept ${args.ms}`; } } });
     await provider.start();
     client = createClient({ socketDir: sockets.dir, name: 'drain-client', coordinatorUrl: `unix://${sockets.dir}/coordinator/drainer.sock`, requestTimeoutMs: 20_000 });
     await client.start();
@@ -75,14 +76,20 @@ describe('coordinator process: status, graceful drain, second signal', function 
 
   it('a second signal exits at once', async () => {
     await startCoordinator();
-    void client.send('Slow', { ms: 30_000 });
-    await delay(100);
-    coordinator.proc.kill('SIGTERM');
-    await coordinator.waitFor(/signal received: draining/);
-    const t0 = Date.now();
-    const code = await coordinator.stop('SIGINT');
-    assert.equal(code, 1);
-    assert.ok(Date.now() - t0 < 3000);
-    assert.match(coordinator.output(), /second signal: exiting at once/);
+    // A tracked request (HTTP hook) that outlives the signals, so the drain is still waiting.
+    const hooks = await hookServer();
+    try {
+      const ack = await post(`http://127.0.0.1:${port}/`, JSON.stringify({ id: 'stuck', task: 'Slow', responseHook: hooks.url('/r'), args: { ms: 30_000 } }));
+      assert.equal(JSON.parse(ack.body).error, '');
+      coordinator.proc.kill('SIGTERM');
+      await coordinator.waitFor(/signal received: draining/);
+      const t0 = Date.now();
+      const code = await coordinator.stop('SIGINT');
+      assert.equal(code, 1);
+      assert.ok(Date.now() - t0 < 3000);
+      assert.match(coordinator.output(), /second signal: exiting at once/);
+    } finally {
+      await hooks.close();
+    }
   });
 });
