@@ -6,6 +6,7 @@
 import { CoordinatorError } from './errors.js';
 import type { Request, Response } from './model.js';
 import { readWireUrl, writeWireUrl, type UrlWireForm } from './wire-url.js';
+import { DEFAULT_JSON_LIMITS, scanJson, type JsonLimits } from './json-scan.js';
 
 export interface EncodeOptions {
   /** 'object' (default) writes Go url.URL objects, the only form Go peers read. */
@@ -16,41 +17,78 @@ export interface EncodeOptions {
 
 type JsonObject = Record<string, unknown>;
 
-const REQUEST_ALIASES: Record<string, readonly string[]> = {
+export interface DecodeOptions {
+  /** Read only the first JSON value and ignore what follows (Go's stream decoder on a frame). */
+  firstValue?: boolean;
+  /** Nesting and member limits (default 64 levels, 100,000 members). */
+  limits?: JsonLimits;
+}
+
+const REQUEST_ALIASES = {
   id: ['id'],
   task: ['task'],
   taskURL: ['taskURL', 'task_url'],
   responseHook: ['responseHook', 'response_hook'],
   streamURL: ['streamURL', 'stream_url'],
   args: ['args'],
-};
+} as const satisfies Record<string, readonly string[]>;
 
-const RESPONSE_ALIASES: Record<string, readonly string[]> = {
+const RESPONSE_ALIASES = {
   id: ['id'],
   result: ['result'],
   streamURL: ['streamURL', 'stream_url'],
   error: ['error'],
-};
+} as const satisfies Record<string, readonly string[]>;
 
-/** Find a field: exact key first, then any case, then the other spellings. The camelCase key wins. */
-function lookup(obj: JsonObject, aliases: readonly string[]): unknown {
-  for (const alias of aliases) if (Object.prototype.hasOwnProperty.call(obj, alias)) return obj[alias];
-  const lowered = aliases.map((a) => a.toLowerCase());
-  for (const alias of lowered) {
-    for (const key of Object.keys(obj)) if (key.toLowerCase() === alias) return obj[key];
+/**
+ * Read the fields: exact key first, then any case, then the other spellings
+ * (the camelCase key wins). The case-insensitive fallback walks the keys once,
+ * whatever their number.
+ */
+function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonly string[]>): Record<K, unknown> {
+  const out = {} as Record<K, unknown>;
+  let missing: K[] | undefined;
+  for (const field of Object.keys(aliases) as K[]) {
+    let found = false;
+    for (const alias of aliases[field]) {
+      if (Object.prototype.hasOwnProperty.call(obj, alias)) {
+        out[field] = obj[alias];
+        found = true;
+        break;
+      }
+    }
+    if (!found) (missing ??= []).push(field);
   }
-  return undefined;
+  if (!missing) return out;
+  const wanted = new Map<string, { field: K; rank: number }>();
+  for (const field of missing) aliases[field].forEach((alias, rank) => wanted.set(alias.toLowerCase(), { field, rank }));
+  const best = new Map<K, number>();
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const hit = wanted.get(key.toLowerCase());
+    if (!hit) continue;
+    const rank = best.get(hit.field);
+    if (rank === undefined || hit.rank < rank) {
+      best.set(hit.field, hit.rank);
+      out[hit.field] = obj[key];
+    }
+  }
+  return out;
 }
 
-function parseJson(input: string | Buffer | JsonObject, what: string): JsonObject {
+function parseJson(input: string | Buffer | JsonObject, what: string, options: DecodeOptions): JsonObject {
   let value: unknown = input;
   if (typeof input === 'string' || Buffer.isBuffer(input)) {
-    const text = typeof input === 'string' ? input : input.toString('utf8');
+    let text = typeof input === 'string' ? input : input.toString('utf8');
     if (text.trim() === '') throw new CoordinatorError('ERR_DECODE', 'unexpected end of JSON input');
+    const end = scanJson(text, options.limits ?? DEFAULT_JSON_LIMITS);
+    if (options.firstValue && end < text.length) text = text.slice(0, end);
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new CoordinatorError('ERR_DECODE', (err as Error).message, { cause: err });
+      // V8's messages quote the input; keep only what is wrong, never a copy of the bytes.
+      const message = (err as Error).message.replace(/^(Unexpected (?:token|non-whitespace character|end)[^,"]*).*$/s, '$1');
+      throw new CoordinatorError('ERR_DECODE', `invalid JSON: ${message}`, { cause: err });
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -59,16 +97,15 @@ function parseJson(input: string | Buffer | JsonObject, what: string): JsonObjec
   return value as JsonObject;
 }
 
-function readString(obj: JsonObject, aliases: readonly string[], field: string): string {
-  const value = lookup(obj, aliases);
+function asString(value: unknown, field: string): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') throw new CoordinatorError('ERR_DECODE', `${field} must be a string`);
   return value;
 }
 
-function readUrl(obj: JsonObject, aliases: readonly string[], field: string): URL | null {
+function asUrl(value: unknown, field: string): URL | null {
   try {
-    return readWireUrl(lookup(obj, aliases), field);
+    return readWireUrl(value, field);
   } catch (err) {
     if (err instanceof CoordinatorError) throw new CoordinatorError('ERR_DECODE', err.message, { cause: err });
     throw err;
@@ -77,20 +114,22 @@ function readUrl(obj: JsonObject, aliases: readonly string[], field: string): UR
 
 /**
  * Decode a request. Throws CoordinatorError ERR_DECODE (with the id when it
- * could be read) for malformed input; never validates semantics (see validateRequest).
+ * could be read) for malformed input, ERR_BAD_REQUEST past the JSON limits;
+ * never validates semantics (see validateRequest).
  */
-export function decodeRequest(input: string | Buffer | JsonObject): Request {
-  const obj = parseJson(input, 'request');
+export function decodeRequest(input: string | Buffer | JsonObject, options: DecodeOptions = {}): Request {
+  const obj = parseJson(input, 'request', options);
+  const fields = lookupAll(obj, REQUEST_ALIASES);
   let id = '';
   try {
-    id = readString(obj, REQUEST_ALIASES.id!, 'id');
+    id = asString(fields.id, 'id');
     return {
       id,
-      task: readString(obj, REQUEST_ALIASES.task!, 'task'),
-      taskURL: readUrl(obj, REQUEST_ALIASES.taskURL!, 'taskURL'),
-      responseHook: readUrl(obj, REQUEST_ALIASES.responseHook!, 'responseHook'),
-      streamURL: readUrl(obj, REQUEST_ALIASES.streamURL!, 'streamURL'),
-      args: lookup(obj, REQUEST_ALIASES.args!) ?? null,
+      task: asString(fields.task, 'task'),
+      taskURL: asUrl(fields.taskURL, 'taskURL'),
+      responseHook: asUrl(fields.responseHook, 'responseHook'),
+      streamURL: asUrl(fields.streamURL, 'streamURL'),
+      args: fields.args ?? null,
     };
   } catch (err) {
     if (err instanceof CoordinatorError && id) throw err.withRequestId(id);
@@ -99,15 +138,16 @@ export function decodeRequest(input: string | Buffer | JsonObject): Request {
 }
 
 /** Decode a response. `error` null or absent means success; any other non-string fails. */
-export function decodeResponse(input: string | Buffer | JsonObject): Response {
-  const obj = parseJson(input, 'response');
-  const id = readString(obj, RESPONSE_ALIASES.id!, 'id');
+export function decodeResponse(input: string | Buffer | JsonObject, options: DecodeOptions = {}): Response {
+  const obj = parseJson(input, 'response', options);
+  const fields = lookupAll(obj, RESPONSE_ALIASES);
+  const id = asString(fields.id, 'id');
   try {
     return {
       id,
-      result: lookup(obj, RESPONSE_ALIASES.result!) ?? null,
-      streamURL: readUrl(obj, RESPONSE_ALIASES.streamURL!, 'streamURL'),
-      error: readString(obj, RESPONSE_ALIASES.error!, 'error'),
+      result: fields.result ?? null,
+      streamURL: asUrl(fields.streamURL, 'streamURL'),
+      error: asString(fields.error, 'error'),
     };
   } catch (err) {
     if (err instanceof CoordinatorError && id) throw err.withRequestId(id);

@@ -30,6 +30,7 @@ export const ERROR_CATALOG = {
   ERR_PROVIDER_FAILED: { wire: 'provider failed', hint: 'Every provider of the task refused or could not be reached; see the attempts in the log.', status: 502, retryable: true },
   ERR_TIMEOUT: { wire: 'response timeout', hint: 'The provider did not answer in time; raise the timeout or check the provider.', status: 504, retryable: true },
   ERR_SHUTTING_DOWN: { wire: 'coordinator shutting down', hint: 'The coordinator is stopping; retry against another instance or after restart.', status: 503, retryable: true },
+  ERR_OVERLOADED: { wire: 'coordinator overloaded', hint: 'A limit on what the coordinator holds at once was reached (bytes being received, open stream bridges, connections); retry shortly, or raise the limit named in the message.', status: 503, retryable: true },
   ERR_NOT_STARTED: { wire: 'coordinator not started', hint: 'Call start() before dispatching requests.', status: 503, retryable: true },
   ERR_REJECTED: { wire: 'request rejected', hint: 'A plugin refused the request; the message says which and why.', status: 403, retryable: false },
   ERR_DELIVERY: { wire: 'delivery failed', hint: 'The response could not be delivered to its response hook.', status: 502, retryable: true },

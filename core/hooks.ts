@@ -60,8 +60,10 @@ export interface HookGuardOptions {
 
 function wrapError(err: unknown, hookName: string, tapName: string): unknown {
   if (isCoordinatorError(err)) return err;
+  // The cause is logged with the request; peers see which plugin failed, never JavaScript internals.
   return new CoordinatorError('ERR_HOOK_FAILED', `plugin ${tapName} failed in ${hookName}: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,
+    wire: `plugin ${tapName} failed in ${hookName}`,
     details: { plugin: tapName, hook: hookName },
   });
 }

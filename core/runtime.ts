@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, toCoordinatorError } from './errors.js';
 import { LIFECYCLE_HOOK_NAMES, createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
-import { createRequestContext, type RequestContext, type ResponseContext } from './context.js';
+import { createRequestContext, type ResponseContext } from './context.js';
+import { ByteBudget } from './budget.js';
+import type { JsonLimits } from './json-scan.js';
 import { DeliveryRegistry, type Delivery } from './delivery.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRequest, errorResponse, type Request, type Response } from './model.js';
@@ -61,6 +63,10 @@ export class Coordinator {
   readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly delivery = new DeliveryRegistry();
+  /** Bytes being received over every door at once (config.maxPendingBytes); doors reserve before buffering. */
+  readonly receiveBudget: ByteBudget;
+  /** JSON nesting and member limits every door decodes with. */
+  readonly jsonLimits: JsonLimits;
   /** Environment plugins read the original servers' variables from (env overrides the config file). */
   readonly env: Readonly<Record<string, string | undefined>>;
   private readonly tracker: Tracker;
@@ -84,6 +90,8 @@ export class Coordinator {
     this.env = options.env ?? process.env;
     this.log = options.logger ?? createLogger({ level: options.config.logLevel });
     this.hooks = createHooks();
+    this.receiveBudget = new ByteBudget(this.config.maxPendingBytes);
+    this.jsonLimits = Object.freeze({ maxDepth: this.config.maxJsonDepth, maxKeys: this.config.maxJsonKeys });
     guardHooks(this.hooks, {
       isSealed: () => this.state !== 'created',
       timeoutMs: (hook) => ((LIFECYCLE_HOOK_NAMES as readonly string[]).includes(hook) ? this.config.lifecycleTimeoutMs : this.config.hookTimeoutMs),
@@ -234,7 +242,8 @@ export class Coordinator {
   /**
    * Stop: plugins stop accepting (drain, reverse order), in-flight requests get
    * up to drainTimeoutMs to be answered, the rest are answered with
-   * ERR_SHUTTING_DOWN, then plugins close (stop, reverse order).
+   * ERR_SHUTTING_DOWN, then plugins close (stop, reverse order). All of it
+   * within stopTimeoutMs; what the deadline cut is logged.
    */
   stop(reason = 'stop()'): Promise<void> {
     this.stopPromise ??= this.doStop(reason);
@@ -247,21 +256,31 @@ export class Coordinator {
       return;
     }
     this.state = 'stopping';
+    // One deadline for the whole stop (config.stopTimeoutMs): a supervisor's
+    // stop timeout (systemd: 90 s) must never be what ends us.
+    const deadline = Date.now() + this.config.stopTimeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    const cut: string[] = [];
     const ctx: LifecycleContext = { reason };
     const errors: unknown[] = [];
-    await this.hooks.drain.promise(ctx).catch((err: unknown) => errors.push(err));
+    if (!await withinDeadline(this.hooks.drain.promise(ctx).catch((err: unknown) => { errors.push(err); }), left())) cut.push('drain hooks');
     this.tracker.close();
     const pending = this.tracker.size;
-    const leftovers = await this.tracker.waitEmpty(this.config.drainTimeoutMs);
+    const leftovers = await this.tracker.waitEmpty(Math.min(this.config.drainTimeoutMs, left()));
     for (const entry of leftovers) {
       if (this.tracker.remove(entry)) {
-        this.settle(entry, errorResponse(entry.request.id, 'coordinator shutting down', 'ERR_SHUTTING_DOWN'));
+        if (entry.accepted) this.settle(entry, errorResponse(entry.request.id, 'coordinator shutting down', 'ERR_SHUTTING_DOWN'));
+        else entry.cancel?.(new CoordinatorError('ERR_SHUTTING_DOWN', undefined, { requestId: entry.request.id }));
       }
     }
-    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
-    await this.hooks.stop.promise(ctx).catch((err: unknown) => errors.push(err));
+    if (leftovers.length > 0) cut.push(`${leftovers.length} in-flight request(s) answered ERR_SHUTTING_DOWN`);
+    const settled = (async () => { while (this.settling.size > 0) await Promise.allSettled([...this.settling]); })();
+    if (!await withinDeadline(settled, left())) cut.push(`${this.settling.size} response deliveries`);
+    if (!await withinDeadline(this.hooks.stop.promise(ctx).catch((err: unknown) => { errors.push(err); }), left())) cut.push('plugin stop hooks');
     this.state = 'stopped';
-    this.log.info({ reason, drained: pending - leftovers.length, cut: leftovers.length }, 'coordinator stopped');
+    const summary = { reason, drained: pending - leftovers.length, cut: leftovers.length, stopTimeoutMs: this.config.stopTimeoutMs };
+    if (cut.length > 0) this.log.warn({ ...summary, whatWasCut: cut }, 'coordinator stopped; some work was cut at the deadline');
+    else this.log.info(summary, 'coordinator stopped');
     if (errors.length > 0) throw errors[0];
   }
 
@@ -280,6 +299,8 @@ export class Coordinator {
     const context = createRequestContext(this.log, input.id, options.origin ?? 'inproc', options.remoteAddress, options.timeoutMs ?? this.config.requestTimeoutMs);
     if (options.attributes) Object.assign(context.attributes, options.attributes);
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: input, context });
+    // Whether a provider was found: only then is the task name a known one (metrics label it).
+    let resolved = false;
     try {
       validateRequest(input);
       const request = await this.hooks.onRequest.promise(input, context);
@@ -291,6 +312,7 @@ export class Coordinator {
       if (!provider) {
         throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id, details: { task: request.task } });
       }
+      resolved = true;
       if (request.streamURL) {
         request.streamURL = await this.hooks.onStream.promise(request.streamURL, {
           direction: 'request', to: provider.transport, request, response: undefined, requestContext: context, log: context.log,
@@ -299,20 +321,29 @@ export class Coordinator {
       const entry = this.tracker.track(request, context, context.timeoutMs);
       let outcome;
       try {
-        outcome = await provider.send(request, context);
+        // The request's timeout covers the sends too: when it passes before a
+        // provider accepted, the request ends here with ERR_TIMEOUT (its only
+        // outcome; no hook delivery, no further failover).
+        outcome = await new Promise<Awaited<ReturnType<typeof provider.send>>>((resolve, reject) => {
+          entry.cancel = reject;
+          provider.send(request, context).then(resolve, reject);
+        });
       } catch (err) {
         this.tracker.remove(entry);
-        throw err;
+        throw context.timedOut ? timeoutError(request.id, context.timeoutMs) : err;
       }
+      entry.cancel = undefined;
+      entry.accepted = true;
       if (outcome?.direct) {
         this.tracker.remove(entry);
-        this.telemetry.emit('request', { task: request.task, outcome: 'forwarded', durationMs: Date.now() - context.receivedAt });
+        this.telemetry.emit('request', { task: request.task, outcome: 'forwarded', durationMs: Date.now() - context.receivedAt, resolved });
       }
       if (channels.requestAccepted.hasSubscribers) channels.requestAccepted.publish({ request, context, provider: provider.name });
     } catch (err) {
+      context.refused();
       const error = toCoordinatorError(err, 'ERR_PROVIDER_FAILED', input.id);
       if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: input, context, error });
-      this.telemetry.emit('request', { task: input.task, outcome: error.code, durationMs: Date.now() - context.receivedAt });
+      this.telemetry.emit('request', { task: input.task, outcome: error.code, durationMs: Date.now() - context.receivedAt, resolved });
       context.log.debug({ code: error.code, err: error.message }, 'request not accepted');
       throw error;
     }
@@ -339,6 +370,12 @@ export class Coordinator {
 
   private onTimeout(entry: TrackedRequest): void {
     if (!this.tracker.remove(entry)) return;
+    if (!entry.accepted) {
+      // Still being sent: dispatch answers ERR_TIMEOUT; providers stop failing over.
+      entry.context.abort();
+      entry.cancel?.(timeoutError(entry.request.id, entry.context.timeoutMs));
+      return;
+    }
     entry.context.log.info({ task: entry.request.task, timeoutMs: entry.context.timeoutMs }, 'response timeout');
     this.settle(entry, errorResponse(entry.request.id, 'response timeout', 'ERR_TIMEOUT'));
   }
@@ -363,7 +400,7 @@ export class Coordinator {
       }
       await this.delivery.deliver(hook, response, responseContext);
       if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
-      this.telemetry.emit('request', { task: request.task, outcome: response.error ? (response.errorCode ?? 'error') : 'ok', durationMs: Date.now() - context.receivedAt });
+      this.telemetry.emit('request', { task: request.task, outcome: response.error ? (response.errorCode ?? 'error') : 'ok', durationMs: Date.now() - context.receivedAt, resolved: true });
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');
@@ -433,6 +470,21 @@ export class Coordinator {
       this.log.error({ err, event: event.type }, 'event handler failed');
     }
   }
+}
+
+/** Wait for `work` up to `ms`; false when the deadline came first (the work goes on, unawaited). */
+async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([work.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function timeoutError(requestId: string, timeoutMs: number): CoordinatorError {
+  return new CoordinatorError('ERR_TIMEOUT', undefined, { requestId, details: { timeoutMs, stage: 'sending to a provider' } });
 }
 
 /** The checks every request passes, whatever door it came in by. */

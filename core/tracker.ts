@@ -4,13 +4,17 @@
 
 import { CoordinatorError } from './errors.js';
 import type { Request } from './model.js';
-import type { RequestContext } from './context.js';
+import type { InternalRequestContext } from './context.js';
 
 export interface TrackedRequest {
   readonly request: Request;
-  readonly context: RequestContext;
+  readonly context: InternalRequestContext;
   readonly trackedAt: number;
   timer: NodeJS.Timeout | null;
+  /** A provider acknowledged the request (its response may now arrive). */
+  accepted: boolean;
+  /** Ends the send in progress (set by the runtime while a provider is being tried). */
+  cancel?: ((err: Error) => void) | undefined;
 }
 
 export type TimeoutHandler = (entry: TrackedRequest) => void;
@@ -43,10 +47,10 @@ export class Tracker {
     return this.entries.get(id);
   }
 
-  track(request: Request, context: RequestContext, timeoutMs: number): TrackedRequest {
+  track(request: Request, context: InternalRequestContext, timeoutMs: number): TrackedRequest {
     if (!this.accepting) throw new CoordinatorError('ERR_SHUTTING_DOWN', undefined, { requestId: request.id });
     if (this.entries.has(request.id)) throw new CoordinatorError('ERR_DUPLICATE_ID', undefined, { requestId: request.id });
-    const entry: TrackedRequest = { request, context, trackedAt: Date.now(), timer: null };
+    const entry: TrackedRequest = { request, context, trackedAt: Date.now(), timer: null, accepted: false };
     if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
       entry.timer = setTimeout(() => {
         if (this.entries.get(request.id) === entry) this.onTimeout(entry);

@@ -29,8 +29,13 @@ export function parseWireUrlString(text: string): URL {
   try {
     return new URL(withHostPlaceholder(text));
   } catch (cause) {
-    throw new CoordinatorError('ERR_BAD_URL', `invalid url: ${text}`, { cause });
+    throw new CoordinatorError('ERR_BAD_URL', `invalid url: ${clip(text)}`, { cause });
   }
+}
+
+/** Error texts quote at most this much of what a peer sent. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function pickKey(obj: Record<string, unknown>, name: string): unknown {
@@ -65,7 +70,7 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
   try {
     return new URL(text);
   } catch (cause) {
-    throw new CoordinatorError('ERR_BAD_URL', `invalid url object: ${text}`, { cause });
+    throw new CoordinatorError('ERR_BAD_URL', `invalid url object: ${clip(text)}`, { cause });
   }
 }
 
@@ -79,22 +84,39 @@ function withHostPlaceholder(text: string): string {
   return text.replace(/^(https?):\/\/(?=[:/?#]|$)/i, '$1://localhost');
 }
 
+/** decodeURIComponent that reports bad percent-encoding as ERR_BAD_URL instead of a JavaScript URIError. */
+export function decodeUrlPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (cause) {
+    throw new CoordinatorError('ERR_BAD_URL', 'invalid percent-encoding in url', { cause });
+  }
+}
+
+/** Every part the runtime decodes later must decode now, so a bad URL is refused at the door. */
+function checked(url: URL): URL {
+  decodeUrlPart(url.pathname);
+  if (url.hash) decodeUrlPart(url.hash.slice(1));
+  return url;
+}
+
 /** Read a URL field as found on the wire: null, a Go object or a string. */
 export function readWireUrl(value: unknown, field: string): URL | null {
   if (value === undefined || value === null) return null;
   try {
-    if (typeof value === 'string') return parseWireUrlString(value);
-    if (typeof value === 'object' && !Array.isArray(value)) return urlFromGoObject(value as Record<string, unknown>);
+    if (typeof value === 'string') return checked(parseWireUrlString(value));
+    if (typeof value === 'object' && !Array.isArray(value)) return checked(urlFromGoObject(value as Record<string, unknown>));
   } catch (err) {
-    if (err instanceof CoordinatorError) throw new CoordinatorError('ERR_BAD_URL', `${field}: ${err.message}`, { cause: err });
-    throw err;
+    // URIError (a lone surrogate, bad escapes) and the like: a bad URL, never a JavaScript message.
+    const message = err instanceof CoordinatorError ? err.message : 'invalid characters in url';
+    throw new CoordinatorError('ERR_BAD_URL', `${field}: ${message}`, { cause: err });
   }
   throw new CoordinatorError('ERR_BAD_URL', `${field}: expected a URL object or string`);
 }
 
 /** The path a unix: URL names (decoded), as Go dials it. */
 export function unixSocketPath(url: URL): string {
-  return decodeURIComponent(url.pathname);
+  return decodeUrlPart(url.pathname);
 }
 
 function hostOf(url: URL): string {
@@ -103,7 +125,7 @@ function hostOf(url: URL): string {
 
 /** Write a URL in Go's url.URL object form, the only form Go peers read. */
 export function toGoObject(url: URL): GoURLObject {
-  const path = decodeURIComponent(url.pathname);
+  const path = decodeUrlPart(url.pathname);
   const canonical = path.split('/').map(encodeURIComponent).join('/');
   return {
     Scheme: url.protocol.slice(0, -1),
@@ -115,7 +137,7 @@ export function toGoObject(url: URL): GoURLObject {
     OmitHost: false,
     ForceQuery: false,
     RawQuery: url.search.startsWith('?') ? url.search.slice(1) : '',
-    Fragment: url.hash.startsWith('#') ? decodeURIComponent(url.hash.slice(1)) : '',
+    Fragment: url.hash.startsWith('#') ? decodeUrlPart(url.hash.slice(1)) : '',
     RawFragment: '',
   };
 }

@@ -20,8 +20,16 @@ export interface CoordinatorConfig {
   requestTimeoutMs?: number;
   /** How long stop() waits for in-flight requests before answering them with ERR_SHUTTING_DOWN, ms. Default 10000. */
   drainTimeoutMs?: number;
+  /** The whole stop (drain, then every plugin's stop) must finish within this, ms; what is left is cut and logged. Default 20000 (systemd's default stop timeout is 90 s). */
+  stopTimeoutMs?: number;
   /** Time one plugin tap may take on a request hook, ms. Default 30000. */
   hookTimeoutMs?: number;
+  /** Bytes of requests being received at once over every connection (HTTP bodies, unix frames); past it new work is refused with ERR_OVERLOADED. Default 64 MiB. */
+  maxPendingBytes?: number;
+  /** Deepest JSON nesting accepted in a request or response. Default 64. */
+  maxJsonDepth?: number;
+  /** Most JSON object members in one request or response. Default 100000. */
+  maxJsonKeys?: number;
   /** Time one plugin may take to start or stop, ms. Default 30000. */
   lifecycleTimeoutMs?: number;
   /** 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' (also the original's 'warning', 'panic'). Default 'info'. */
@@ -49,6 +57,10 @@ export interface ResolvedConfig {
   readonly bindAddress: string;
   readonly requestTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  readonly stopTimeoutMs: number;
+  readonly maxPendingBytes: number;
+  readonly maxJsonDepth: number;
+  readonly maxJsonKeys: number;
   readonly hookTimeoutMs: number;
   readonly lifecycleTimeoutMs: number;
   readonly logLevel: string;

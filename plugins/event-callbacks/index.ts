@@ -40,6 +40,10 @@ export interface EventCallbacksOptions extends WebhookOptions {
   databaseFile: string;
   /** The original's active_streams.txt to take over once (its streams get stream-closed at boot). */
   importActiveStreamsFile: string;
+  /** The outbox file may not grow past this many bytes (0: no limit); past it events wait in memory, as on a full disk. */
+  maxDatabaseBytes: number;
+  /** Events kept in memory while the outbox cannot store them (full disk, locked database); past this they are counted as lost. */
+  maxUnstoredEvents: number;
 }
 
 export interface EventCallbacksStats {
@@ -49,6 +53,12 @@ export interface EventCallbacksStats {
   delivered: number;
   retries: number;
   inFlight: number;
+  /** Events waiting in memory because the outbox could not store them yet. */
+  unstored: number;
+  /** Writes to the outbox that failed (full disk, locked database, I/O error) since start. */
+  storeFailures: number;
+  /** Events dropped because even the in-memory queue was full. */
+  lost: number;
 }
 
 export interface EventCallbacksService {
@@ -70,6 +80,8 @@ const optionsSchema = {
     signingSecrets: { type: 'array', items: { type: 'string', minLength: 16 }, maxItems: 2, default: [] },
     databaseFile: { type: 'string', default: '' },
     importActiveStreamsFile: { type: 'string', default: '' },
+    maxDatabaseBytes: { type: 'integer', minimum: 0, default: 0 },
+    maxUnstoredEvents: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
   },
 };
 
@@ -95,12 +107,31 @@ function closedHeaders(e: StreamClosedEvent): Record<string, string> {
   return { 'x-streaming-channel': e.channel, 'x-streaming-id': e.streamId, 'x-event-type': 'stream-closed' };
 }
 
-/** A header value may not carry control characters (an encoder-supplied value could). */
+/**
+ * A header value as bytes HTTP can carry: no control characters (an
+ * encoder-supplied value could hold some), and text beyond ASCII sent as its
+ * UTF-8 bytes, as the original sent it (`1280x720-30™` would otherwise be
+ * refused by the HTTP client and block its stream's queue).
+ */
+export function headerValue(value: string): string {
+  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '');
+  // eslint-disable-next-line no-control-regex
+  return /^[\u0020-\u007e]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
+}
+
 function headerSafe(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = v.replace(/[\u0000-\u001f\u007f]/g, '');
+  for (const [k, v] of Object.entries(headers)) out[k] = headerValue(v);
   return out;
 }
+
+/** Errors that no retry can cure (the request could not even be built): dead-letter at once. */
+function permanent(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return err instanceof TypeError || code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_ARG_TYPE';
+}
+
+type PendingEvent = { type: typeof STREAM_AVAILABLE; data: StreamAvailableEvent } | { type: typeof STREAM_CLOSED; data: StreamClosedEvent };
 
 export const eventCallbacks = definePlugin<EventCallbacksOptions>({
   name: PLUGIN_NAME,
@@ -122,7 +153,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
 
     function notifyIdle(): void {
       // Counting the outbox costs a scan: only when someone waits for it to empty.
-      if (idleWaiters.length === 0 || !outbox || busy.size > 0 || outbox.stats().depth > 0) return;
+      if (idleWaiters.length === 0 || !outbox || busy.size > 0 || unstored.length > 0) return;
+      try {
+        if (outbox.stats().depth > 0) return;
+      } catch {
+        return;
+      }
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
@@ -150,19 +186,96 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (res.statusCode !== 200) throw new Error(`application answered ${res.statusCode}`);
     }
 
+    // The outbox may refuse a write (full disk, a lock held by another process,
+    // an I/O error). Nothing waits on it synchronously: events wait in memory
+    // (in order) and the delivery loop pauses, both retried with backoff.
+    const unstored: PendingEvent[] = [];
+    let storeFailures = 0;
+    let lost = 0;
+    let storeBackoffMs = 0;
+    let storeTimer: NodeJS.Timeout | undefined;
+    let pumpPausedUntil = 0;
+
+    function storeFailed(err: unknown, what: string): void {
+      storeFailures += 1;
+      const first = storeBackoffMs === 0;
+      storeBackoffMs = Math.min(5_000, Math.max(50, storeBackoffMs * 2));
+      if (first) log.error({ err: (err as Error).message, code: (err as { code?: string }).code, what }, 'event outbox cannot write; events wait in memory and are retried (readiness: not ready)');
+    }
+
+    function storeRecovered(): void {
+      if (storeBackoffMs === 0) return;
+      storeBackoffMs = 0;
+      log.info({ storeFailures }, 'event outbox writes again');
+    }
+
+    /** Write one event; throws when the outbox refuses it. */
+    function store(store: Outbox, event: PendingEvent): boolean {
+      if (event.type === STREAM_AVAILABLE) {
+        store.announceAndEnqueue(event.data.channel, event.data.streamId, availableHeaders(event.data));
+        return true;
+      }
+      return store.startClose(event.data.channel, event.data.streamId, closedHeaders(event.data)) !== undefined;
+    }
+
+    function keep(event: PendingEvent): void {
+      if (unstored.length >= options.maxUnstoredEvents) {
+        lost += 1;
+        log.error({ type: event.type, channel: event.data.channel, streamId: event.data.streamId, maxUnstoredEvents: options.maxUnstoredEvents }, 'event LOST: the outbox cannot write and the in-memory queue is full');
+        return;
+      }
+      unstored.push(event);
+      if (!storeTimer) {
+        storeTimer = setTimeout(flushUnstored, storeBackoffMs);
+        storeTimer.unref();
+      }
+    }
+
+    function flushUnstored(): void {
+      storeTimer = undefined;
+      if (!outbox) return;
+      let stored = false;
+      while (unstored.length > 0) {
+        try {
+          store(outbox, unstored[0]!);
+        } catch (err) {
+          storeFailed(err, 'retrying events kept in memory');
+          storeTimer = setTimeout(flushUnstored, storeBackoffMs);
+          storeTimer.unref();
+          break;
+        }
+        unstored.shift();
+        stored = true;
+      }
+      if (unstored.length === 0) storeRecovered();
+      if (stored) setImmediate(pump);
+    }
+
     async function attempt(row: OutboxRow): Promise<void> {
+      let error: string;
+      let deadNow = false;
       try {
         if (options.url) await post(row);
-        outbox?.delivered(row);
         delivered += 1;
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
+        try {
+          outbox?.delivered(row);
+        } catch (err) {
+          // Delivered but not marked: it will be sent again with the same delivery id (at-least-once).
+          storeFailed(err, 'marking a callback delivered');
+          pumpPausedUntil = Date.now() + storeBackoffMs;
+        }
+        return;
       } catch (err) {
-        if (!outbox) return;
-        const error = (err as Error).message;
-        const now = Date.now();
-        if (now - row.createdAt >= options.deadLetterAfterMs) {
+        error = (err as Error).message;
+        deadNow = permanent(err);
+      }
+      if (!outbox) return;
+      const now = Date.now();
+      try {
+        if (deadNow || now - row.createdAt >= options.deadLetterAfterMs) {
           outbox.deadLetter(row, error, now);
-          log.error({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempts: row.attempts + 1, error }, 'callback moved to dead letters');
+          log.error({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempts: row.attempts + 1, error, permanent: deadNow }, 'callback moved to dead letters');
           return;
         }
         const backoff = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** Math.min(row.attempts, 30));
@@ -170,47 +283,70 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         outbox.retryLater(row, now + delay, error);
         retries += 1;
         log.warn({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempt: row.attempts + 1, retryInMs: Math.round(delay), error }, 'callback not accepted; will retry');
+      } catch (err) {
+        // The row stays as it was; the loop pauses instead of retrying it hot.
+        storeFailed(err, 'rescheduling a callback');
+        pumpPausedUntil = now + Math.max(storeBackoffMs, options.retryDelayMs);
       }
     }
 
     function pump(): void {
       if (!running || !outbox) return;
       if (timer) { clearTimeout(timer); timer = undefined; }
-      while (busy.size < options.concurrency) {
-        const row = outbox.nextDue(Date.now(), busy);
-        if (!row) break;
-        busy.add(row.streamKey);
-        const work = attempt(row).finally(() => {
-          busy.delete(row.streamKey);
-          attempts.delete(work);
-          pump();
-          notifyIdle();
-        });
-        attempts.add(work);
+      const now = Date.now();
+      if (pumpPausedUntil > now) {
+        timer = setTimeout(pump, pumpPausedUntil - now);
+        return;
       }
-      const wakeAt = outbox.nextWakeAt(busy);
-      if (wakeAt !== undefined && busy.size < options.concurrency) {
-        timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
+      try {
+        while (busy.size < options.concurrency) {
+          const row = outbox.nextDue(Date.now(), busy);
+          if (!row) break;
+          busy.add(row.streamKey);
+          const work = attempt(row).finally(() => {
+            busy.delete(row.streamKey);
+            attempts.delete(work);
+            pump();
+            notifyIdle();
+          });
+          attempts.add(work);
+        }
+        const wakeAt = outbox.nextWakeAt(busy);
+        if (wakeAt !== undefined && busy.size < options.concurrency) {
+          timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
+        }
+      } catch (err) {
+        storeFailed(err, 'reading the outbox');
+        pumpPausedUntil = Date.now() + storeBackoffMs;
+        timer = setTimeout(pump, storeBackoffMs);
       }
       notifyIdle();
     }
 
     function onEvent(event: CoordinatorEvent): void {
+      let pending: PendingEvent;
+      if (event.type === STREAM_AVAILABLE) pending = { type: STREAM_AVAILABLE, data: event.data as unknown as StreamAvailableEvent };
+      else if (event.type === STREAM_CLOSED) pending = { type: STREAM_CLOSED, data: event.data as unknown as StreamClosedEvent };
+      else return;
       if (!outbox) return;
-      if (event.type === STREAM_AVAILABLE) {
-        const data = event.data as unknown as StreamAvailableEvent;
-        outbox.announce(data.channel, data.streamId);
-        outbox.enqueue('stream-available', data.channel, data.streamId, availableHeaders(data));
-      } else if (event.type === STREAM_CLOSED) {
-        const data = event.data as unknown as StreamClosedEvent;
-        if (!outbox.startClose(data.channel, data.streamId, closedHeaders(data))) return;
-      } else {
+      // Order is kept: once one event waits in memory, later ones wait behind it.
+      if (unstored.length > 0) {
+        keep(pending);
         return;
       }
+      try {
+        if (!store(outbox, pending)) return;
+      } catch (err) {
+        storeFailed(err, `storing ${pending.type}`);
+        keep(pending);
+        return;
+      }
+      storeRecovered();
       setImmediate(pump);
     }
 
-    // Written to disk synchronously inside the event: once emit() returns, the event survives a crash.
+    // Written to disk synchronously inside the event: once emit() returns, the event survives a crash
+    // (or, while the disk refuses it, waits in memory and /readyz says not ready).
     api.hooks.onEvent.tap(PLUGIN_NAME, onEvent);
 
     function importLegacy(store: Outbox): void {
@@ -228,7 +364,15 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     }
 
     api.provide<EventCallbacksService>(EVENT_CALLBACKS_SERVICE, {
-      stats: () => ({ ...(outbox?.stats() ?? { depth: 0, oldestAgeMs: 0, deadLetters: 0 }), delivered, retries, inFlight: busy.size }),
+      stats: () => {
+        let stored = { depth: 0, oldestAgeMs: 0, deadLetters: 0 };
+        try {
+          if (outbox) stored = outbox.stats();
+        } catch {
+          // a locked or failing database: report what is known in memory
+        }
+        return { ...stored, delivered, retries, inFlight: busy.size, unstored: unstored.length, storeFailures, lost };
+      },
       idle: (timeoutMs) => new Promise((resolve) => {
         const t = setTimeout(() => resolve(false), timeoutMs);
         idleWaiters.push(() => { clearTimeout(t); resolve(true); });
@@ -236,9 +380,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }),
     });
 
-    api.readiness(() => outbox !== undefined);
+    api.readiness(() => outbox !== undefined && unstored.length === 0);
     api.onStart(() => {
-      outbox = new Outbox(file);
+      outbox = new Outbox(file, { maxBytes: options.maxDatabaseBytes });
       importLegacy(outbox);
       outbox.pruneGuards(Date.now() - options.deadLetterAfterMs);
       // Every stream that was live when we stopped is over: the application must hear it (as the original at boot).
@@ -256,6 +400,11 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     api.onStop(async () => {
       running = false;
       if (timer) clearTimeout(timer);
+      if (storeTimer) clearTimeout(storeTimer);
+      // A last try for events still in memory; what cannot be written is logged, not silently dropped.
+      flushUnstored();
+      if (storeTimer) clearTimeout(storeTimer);
+      if (unstored.length > 0) log.error({ events: unstored.length }, 'stopping with events the outbox could not store: they are LOST');
       // Attempts in flight finish (bounded by requestTimeoutMs); what is left stays on disk for the next start.
       await Promise.allSettled([...attempts]);
       outbox?.close();

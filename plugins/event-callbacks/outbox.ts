@@ -107,13 +107,22 @@ export class Outbox {
   private readonly db: Database.Database;
   private readonly statements;
 
-  constructor(file: string) {
+  /**
+   * busyTimeoutMs: how long a write waits for another process's lock; the
+   * wait blocks the event loop, so it is a few ms and a busy database is
+   * retried from memory instead. maxBytes: the file may not grow past this
+   * (0: no limit); a full outbox is like a full disk.
+   */
+  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number } = {}) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
+    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 2 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    if (options.maxBytes) {
+      const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+      this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
     const db = this.db;
     this.statements = {
       nextSeq: db.prepare<[string], { next_seq: number }>('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
@@ -155,6 +164,14 @@ export class Outbox {
       const deliveryId = randomUUID();
       const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, now);
       return { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
+    })();
+  };
+
+  /** stream-available: announce the stream and queue its event, in one transaction. */
+  readonly announceAndEnqueue = (channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
+    return this.db.transaction(() => {
+      this.statements.announce.run(channel, streamId, now);
+      return this.enqueue('stream-available', channel, streamId, headers, now);
     })();
   };
 

@@ -1,10 +1,13 @@
-// Read a request or reply body into memory, refusing more than `limit` bytes.
-// On refusal the stream is left paused (not destroyed), so the caller can
-// still answer on the same connection before closing it.
+// Read a request or reply body into memory, refusing more than `limit` bytes
+// and, with a budget, more than the shared budget of bytes being received
+// over every connection. On refusal the stream is left paused (not
+// destroyed), so the caller can still answer on the same connection before
+// closing it. Whatever it reserved is released when it settles.
 import type { Readable } from 'node:stream';
 import { CoordinatorError } from '../../core/errors.js';
+import type { ByteBudget } from '../../core/budget.js';
 
-export function readBody(stream: Readable, limit: number): Promise<Buffer> {
+export function readBody(stream: Readable, limit: number, budget?: ByteBudget): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -12,27 +15,43 @@ export function readBody(stream: Readable, limit: number): Promise<Buffer> {
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
+      stream.off('close', onClose);
+      if (budget && size > 0) budget.release(size);
+    };
+    const refuse = (err: CoordinatorError) => {
+      cleanup();
+      stream.pause();
+      reject(err);
     };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        stream.pause();
-        reject(new CoordinatorError('ERR_FRAME_TOO_LARGE', `body larger than ${limit} bytes`));
+      if (size + chunk.length > limit) {
+        refuse(new CoordinatorError('ERR_FRAME_TOO_LARGE', `body larger than ${limit} bytes`));
         return;
       }
+      if (budget && !budget.tryReserve(chunk.length)) {
+        refuse(new CoordinatorError('ERR_OVERLOADED', `more than ${budget.limit} bytes of requests are being received at once (maxPendingBytes); retry shortly`));
+        return;
+      }
+      size += chunk.length;
       chunks.push(chunk);
     };
     const onEnd = () => {
+      const body = Buffer.concat(chunks, size);
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      resolve(body);
     };
     const onError = (err: Error) => {
       cleanup();
       reject(err);
     };
+    // A peer that goes away mid-body: nothing to answer, but the bytes are freed.
+    const onClose = () => {
+      cleanup();
+      reject(new CoordinatorError('ERR_BAD_REQUEST', 'connection closed before the body ended'));
+    };
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
+    stream.on('close', onClose);
   });
 }

@@ -7,6 +7,7 @@
 
 import type http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
@@ -33,8 +34,19 @@ export interface HttpIngressOptions {
   retry: RetryPolicy;
   /** Bearer tokens accepted at the ingress; empty: no authentication (the default on loopback). */
   bearerTokens: string[];
-  /** URL prefixes a request's taskURL may point to (e.g. 'http://10.0.0.2:8080/'). Empty: federation off. */
+  /**
+   * Coordinators a request's taskURL may point to: http(s) origins
+   * ('http://10.0.0.2:8080', compared by scheme, host and port) or unix
+   * sockets ('unix:///run/peer.sock', compared by exact path). Empty: federation off.
+   */
   federationPeers: string[];
+  /**
+   * Where HTTP response hooks may point. 'any' (default, as the original
+   * protocol): any http(s) URL. Otherwise a list of origins
+   * ('https://app.example:8443') and/or 'caller': the HTTP caller's own
+   * address (local callers: loopback).
+   */
+  responseHooks: 'any' | string[];
 }
 
 const optionsSchema = {
@@ -57,6 +69,7 @@ const optionsSchema = {
     },
     bearerTokens: { type: 'array', items: { type: 'string', minLength: 16 }, default: [] },
     federationPeers: { type: 'array', items: { type: 'string', pattern: '^(https?|unix)://' }, default: [] },
+    responseHooks: { anyOf: [{ const: 'any' }, { type: 'array', items: { anyOf: [{ const: 'caller' }, { type: 'string', pattern: '^https?://' }] } }], default: 'any' },
   },
 };
 
@@ -73,6 +86,21 @@ function isJsonish(contentType: string | undefined): boolean {
   if (!contentType) return true;
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || type === 'text/plain' || type === '' || type.endsWith('+json');
+}
+
+/** An error's id and wire text for an ack (decode errors keep the original's prefix). */
+function ackError(err: unknown): { id: string; status: number; text: string } {
+  if (!isCoordinatorError(err)) return { id: '', status: 500, text: 'internal error' };
+  const decodeProblem = err.code === 'ERR_DECODE' || err.code === 'ERR_BAD_REQUEST';
+  return { id: err.requestId ?? '', status: err.status, text: decodeProblem ? `${UNMARSHAL}: ${err.message}` : err.wireMessage };
+}
+
+type Peer = { kind: 'http'; origin: string } | { kind: 'unix'; path: string };
+
+function parsePeer(text: string): Peer {
+  const url = new URL(text);
+  if (url.protocol === 'unix:') return { kind: 'unix', path: path.resolve(unixSocketPath(url)) };
+  return { kind: 'http', origin: url.origin };
 }
 
 export const httpIngress = definePlugin<HttpIngressOptions>({
@@ -106,25 +134,28 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         reply(res, 401, '', 'unauthorized');
         return;
       }
-      if (!isJsonish(req.headers['content-type'])) {
-        reply(res, 415, '', `unsupported content type ${req.headers['content-type']}; send application/json`);
-        return;
-      }
+      // The original read any body as JSON whatever its declared type (curl sends
+      // form-urlencoded by default): so do we; a surprising type is noted at debug.
+      if (!isJsonish(req.headers['content-type'])) log.debug({ contentType: req.headers['content-type'], peer }, 'request body declared as non-JSON; reading it as JSON');
       let body: Buffer;
       try {
-        body = await readBody(req, options.maxBodyBytes);
-      } catch {
+        body = await readBody(req, options.maxBodyBytes, runtime.receiveBudget);
+      } catch (err) {
         // Answer, then close: the rest of the body is never read.
-        res.writeHead(413, { ...ACK_HEADERS, connection: 'close' });
-        res.end(encodeAck('', `request body too large: the limit is ${options.maxBodyBytes} bytes`), () => req.socket.destroy());
+        const overloaded = isCoordinatorError(err) && err.code === 'ERR_OVERLOADED';
+        if (overloaded) runtime.telemetry.emit('overloaded', { door: 'http' });
+        if (res.destroyed || req.socket.destroyed) return;
+        res.writeHead(overloaded ? 503 : 413, { ...ACK_HEADERS, connection: 'close', ...(overloaded ? { 'retry-after': '1' } : {}) });
+        const text = overloaded ? `coordinator overloaded: ${(err as Error).message}` : `request body too large: the limit is ${options.maxBodyBytes} bytes`;
+        res.end(encodeAck('', text), () => req.socket.destroy());
         return;
       }
       let request: Request;
       try {
-        request = decodeRequest(body);
+        request = decodeRequest(body, { limits: runtime.jsonLimits });
       } catch (err) {
-        const e = err as CoordinatorError;
-        reply(res, 400, e.requestId ?? '', `${UNMARSHAL}: ${e.message}`);
+        const e = ackError(err);
+        reply(res, 400, e.id, e.text);
         return;
       }
       request.responseHook = replaceLocalhost(request.responseHook, peer);
@@ -137,14 +168,29 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}) });
         reply(res, 200, request.id, '');
       } catch (err) {
-        const e = isCoordinatorError(err) ? err : new CoordinatorError('ERR_INTERNAL', String(err));
-        reply(res, e.status, request.id, e.wireMessage);
+        const e = ackError(err);
+        reply(res, e.status, request.id, e.text);
       }
     }
 
     // A request from outside may not name local unix sockets: callers would
     // reach any socket on the machine (W14). Unix hooks come from local callers.
+    const hookOrigins = options.responseHooks === 'any' ? undefined : new Set(options.responseHooks.filter((o) => o !== 'caller').map((o) => new URL(o).origin));
+    const hooksToCaller = options.responseHooks !== 'any' && options.responseHooks.includes('caller');
+    function hookAllowed(hook: URL, remoteAddress: string | undefined, origin: string): boolean {
+      if (!hookOrigins) return true;
+      if (hookOrigins.has(hook.origin)) return true;
+      if (!hooksToCaller) return false;
+      const host = hook.hostname.replace(/^\[|\]$/g, '');
+      if (origin !== 'http' || !remoteAddress) return isLocalHostname(host);
+      return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
+    }
+
     api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: -100 }, (request, ctx) => {
+      const hook = request.responseHook;
+      if (hook && hookOrigins && ['http', 'https'].includes(schemeOf(hook)) && !hookAllowed(hook, ctx.remoteAddress, ctx.origin)) {
+        throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `responseHook: ${hook.origin} is not an allowed response hook (http-ingress responseHooks)`, { requestId: request.id });
+      }
       if (ctx.origin !== 'http') return request;
       for (const [field, url] of [['responseHook', request.responseHook], ['streamURL', request.streamURL]] as const) {
         if (url && schemeOf(url) === 'unix') {
@@ -177,8 +223,16 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
 
     // ---------------------------------------------------------- federation
 
+    const peers = options.federationPeers.map(parsePeer);
+    // Parsed origins and exact socket paths: never string prefixes (userinfo, longer ports and paths got through).
     function allowedPeer(url: URL): boolean {
-      return options.federationPeers.some((prefix) => url.href.startsWith(prefix));
+      if (url.username || url.password) return false;
+      const scheme = schemeOf(url);
+      if (scheme === 'unix') {
+        const socket = path.resolve(unixSocketPath(url));
+        return peers.some((p) => p.kind === 'unix' && p.path === socket);
+      }
+      return peers.some((p) => p.kind === 'http' && p.origin === url.origin);
     }
 
     function unixPeer(taskURL: URL): Provider {
@@ -229,7 +283,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
     async function proxyAnswer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
       let response: Response;
       try {
-        response = decodeResponse(await readBody(req, options.maxReplyBytes));
+        response = decodeResponse(await readBody(req, options.maxReplyBytes, runtime.receiveBudget), { limits: runtime.jsonLimits });
       } catch (err) {
         reply(res, 400, '', (err as Error).message);
         return;

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import { intVar } from '../shared/env.js';
+import { connectionShare } from '../../core/limits.js';
 
 export const PLUGIN_NAME = 'http-server';
 export const HTTP_SERVER_SERVICE = 'http.server';
@@ -51,6 +52,8 @@ export interface HttpServerOptions {
   keepAliveTimeoutMs: number;
   /** Open connections are closed after this much drain time at stop, ms. */
   closeGraceMs: number;
+  /** Most connections open at once (each listener); more are closed at accept. Default: 40 % of the process's open-files limit. */
+  maxConnections?: number;
   /** HTTPS listener serving the same routes; SSL_PORT, SSL_CERT, SSL_KEY, SSL_CHECK_RELOAD_SECONDS override. */
   tls?: {
     /** Default 443. */
@@ -75,6 +78,7 @@ const optionsSchema = {
     requestTimeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
     keepAliveTimeoutMs: { type: 'integer', minimum: 1, default: 5_000 },
     closeGraceMs: { type: 'integer', minimum: 0, default: 5_000 },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -137,7 +141,17 @@ export const httpServer = definePlugin<HttpServerOptions>({
       if (existing) throw new CoordinatorError('ERR_PLUGIN_DUPLICATE', `route ${key} is served by ${existing.owner}; ${owner} cannot serve it too`);
     };
 
-    const server = http.createServer({ requestTimeout: options.requestTimeoutMs, headersTimeout: options.headersTimeoutMs, keepAliveTimeout: options.keepAliveTimeoutMs });
+    // Node checks the header and request deadlines every connectionsCheckingInterval
+    // (30 s by default), which let slow headers live three times the documented limit.
+    const timeouts = {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+    };
+    const maxConnections = options.maxConnections ?? connectionShare(0.4, 4096);
+    const server = http.createServer(timeouts);
+    server.maxConnections = maxConnections;
 
     function find(req: http.IncomingMessage): RouteHandler | undefined {
       const target = req.url ?? '/';
@@ -248,7 +262,8 @@ export const httpServer = definePlugin<HttpServerOptions>({
       if (address && typeof address === 'object') bound = { host: address.address, port: address.port };
       log.info({ host: bound?.host, port: bound?.port }, 'HTTP server listening');
       if (!tls) return;
-      secure = https.createServer({ ...readPair(tls), requestTimeout: options.requestTimeoutMs, headersTimeout: options.headersTimeoutMs, keepAliveTimeout: options.keepAliveTimeoutMs });
+      secure = https.createServer({ ...readPair(tls), ...timeouts });
+      secure.maxConnections = maxConnections;
       attach(secure);
       await new Promise<void>((resolve, reject) => {
         secure!.once('error', reject);

@@ -22,7 +22,8 @@ th{background:#eef}.bar{background:#dde;height:.6rem;width:8rem;border-radius:3p
 </style></head>
 <body>
 <h1>Coordinator</h1>
-<div class="meta"><span id="conn">connecting…</span> · <span id="status"></span> · up <span id="uptime"></span> s · plugins: <span id="plugins"></span></div>
+<div class="meta"><span id="conn">connecting…</span> · <span id="status"></span> · up <span id="uptime"></span> s · plugins: <span id="plugins"></span>
+<form method="post" action="/dashboard/logout" style="display:inline"> · <button type="submit" id="sign-out">Sign out</button></form></div>
 <div class="cards">
   <div class="card">in-flight requests<b id="inflight">–</b></div>
   <div class="card">encoders<b id="encoder-count">–</b></div>

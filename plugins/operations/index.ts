@@ -10,8 +10,9 @@ import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
-import { authorize, commandsAuthEnv, unauthorized, type CommandsAuth, type CommandsAuthMode } from '../shared/commands-auth.js';
+import { authorize, commandsAuthEnv, commandsAuthProblem, unauthorized, type CommandsAuth, type CommandsAuthMode } from '../shared/commands-auth.js';
 import { overlay } from '../shared/env.js';
+import { Gauge } from 'prom-client';
 import { createMetrics } from './metrics.js';
 import { collectSnapshot } from './snapshot.js';
 import { DASHBOARD_HTML, LOGIN_HTML } from './dashboard-page.js';
@@ -67,22 +68,50 @@ export const operations = definePlugin<OperationsOptions>({
     const fromFile: CommandsAuth = { mode: options.auth, user: options.user, token: options.token, password: options.password, custom: options.custom, open: options.open };
     const auth = overlay(fromFile, env);
     const registry = createMetrics(runtime, options.processMetrics);
+    // Login sessions: bounded (oldest dropped first), expired on every tick
+    // whether or not a page is open, ended by sign-out.
     const sessions = new Map<string, number>();
+    const MAX_SESSIONS = 1000;
     const startedAt = Date.now();
+    new Gauge({ name: 'coordinator_dashboard_sessions', help: 'Dashboard login sessions alive', registers: [registry], collect() { this.set(sessions.size); } });
     const streams = new Set<http.ServerResponse>();
     let ticker: NodeJS.Timeout | undefined;
 
-    function sessionOf(req: http.IncomingMessage): boolean {
+    function sessionId(req: http.IncomingMessage): string | undefined {
       const cookie = req.headers.cookie ?? '';
-      const match = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]+)`).exec(cookie);
-      const expires = match ? sessions.get(match[1]!) : undefined;
+      const match = new RegExp(`(?:^|;\\s*)${COOKIE}=([A-Za-z0-9_-]{1,64})(?:;|$)`).exec(cookie);
+      return match?.[1];
+    }
+
+    function sessionOf(req: http.IncomingMessage): boolean {
+      const id = sessionId(req);
+      const expires = id ? sessions.get(id) : undefined;
       return expires !== undefined && expires > Date.now();
     }
 
-    function newSession(res: http.ServerResponse): void {
+    function cookieAttributes(req: http.IncomingMessage): string {
+      const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+      return `HttpOnly; SameSite=Strict; Path=/dashboard${secure}`;
+    }
+
+    function newSession(req: http.IncomingMessage, res: http.ServerResponse): void {
+      const now = Date.now();
+      for (const [old, expires] of sessions) {
+        if (sessions.size < MAX_SESSIONS && expires > now) break;
+        sessions.delete(old);
+      }
       const id = randomBytes(24).toString('base64url');
-      sessions.set(id, Date.now() + options.sessionTtlMs);
-      res.setHeader('set-cookie', `${COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${Math.floor(options.sessionTtlMs / 1000)}`);
+      sessions.set(id, now + options.sessionTtlMs);
+      res.setHeader('set-cookie', `${COOKIE}=${id}; ${cookieAttributes(req)}; Max-Age=${Math.floor(options.sessionTtlMs / 1000)}`);
+    }
+
+    function pruneSessions(): void {
+      const now = Date.now();
+      // Insertion order is expiry order (one TTL for all): stop at the first live one.
+      for (const [id, expires] of sessions) {
+        if (expires > now) break;
+        sessions.delete(id);
+      }
     }
 
     const allowed = (req: http.IncomingMessage) => authorize(req.headers.authorization, auth) || sessionOf(req);
@@ -107,8 +136,9 @@ export const operations = definePlugin<OperationsOptions>({
     }), PLUGIN_NAME);
 
     http.route('*', '/dashboard', get((req, res) => {
-      if (authorize(req.headers.authorization, auth)) newSession(res);
-      else if (!sessionOf(req)) {
+      const hasSession = sessionOf(req);
+      if (!hasSession && authorize(req.headers.authorization, auth)) newSession(req, res);
+      else if (!hasSession) {
         const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8' };
         if (auth.mode === 'basic') headers['www-authenticate'] = 'Basic realm="coordinator dashboard"';
         res.writeHead(401, headers).end(LOGIN_HTML);
@@ -131,8 +161,15 @@ export const operations = definePlugin<OperationsOptions>({
         res.writeHead(303, { location: '/dashboard?failed=1' }).end();
         return;
       }
-      newSession(res);
+      newSession(req, res);
       res.writeHead(303, { location: '/dashboard' }).end();
+    }, PLUGIN_NAME);
+    // Sign-out: the session ends here and now (SameSite=Strict keeps other sites from posting this).
+    http.route('POST', '/dashboard/logout', (req, res) => {
+      req.resume();
+      const id = sessionId(req);
+      if (id) sessions.delete(id);
+      res.writeHead(303, { location: '/dashboard', 'set-cookie': `${COOKIE}=; ${cookieAttributes(req)}; Max-Age=0` }).end();
     }, PLUGIN_NAME);
     http.route('*', '/dashboard/events', get(async (req, res) => {
       if (!allowed(req)) return unauthorized(res);
@@ -143,14 +180,15 @@ export const operations = definePlugin<OperationsOptions>({
     }), PLUGIN_NAME);
 
     api.onStart(() => {
+      const problem = commandsAuthProblem(auth);
+      if (problem) log.error({ problem }, `${problem}: /status and /dashboard are CLOSED (401 to everyone) until the credential is set`);
       ticker = setInterval(() => {
+        pruneSessions();
         if (streams.size === 0) return;
         void collectSnapshot(runtime, startedAt).then((snapshot) => {
           const frame = `data: ${JSON.stringify(snapshot)}\n\n`;
           for (const res of streams) res.write(frame);
         }).catch((err: unknown) => log.warn({ err }, 'dashboard snapshot failed'));
-        const now = Date.now();
-        for (const [id, expires] of sessions) if (expires <= now) sessions.delete(id);
       }, options.dashboardIntervalMs);
       ticker.unref();
     });

@@ -7,6 +7,7 @@ import type { Coordinator } from '../../core/runtime.js';
 import type { EventCallbacksService } from '../event-callbacks/index.js';
 import type { StreamingService } from '../streaming-control/index.js';
 import type { StreamProxyService } from '../stream-proxy/index.js';
+import { BoundedLabels } from './labels.js';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -27,14 +28,21 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
   const keyLatency = new Histogram({ name: 'coordinator_key_verification_duration_seconds', help: 'Key verification time, by result (accepted, denied, error)', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers: [registry] });
   const keyFailures = new Counter({ name: 'coordinator_key_verification_failures_total', help: 'Key verifications that could not reach a verdict (timeout, connection error)', registers: [registry] });
 
-  runtime.telemetry.on('request', (e: { task: string; outcome: string; durationMs: number }) => {
-    const task = e.task || '(none)';
-    requests.inc({ task, outcome: e.outcome });
-    duration.observe({ task, outcome: e.outcome }, e.durationMs / 1000);
+  // Task names come from callers: only tasks a provider was found for get their own series.
+  const tasks = new BoundedLabels(200, 64);
+  // Outcomes and reasons are error codes of the catalog, but a plugin may emit its own: bound them too.
+  const outcomes = new BoundedLabels(64, 40);
+  runtime.telemetry.on('request', (e: { task: string; outcome: string; durationMs: number; resolved?: boolean }) => {
+    const labels = { task: tasks.of(e.task, e.resolved === true), outcome: outcomes.of(e.outcome) };
+    requests.inc(labels);
+    duration.observe(labels, e.durationMs / 1000);
   });
-  runtime.telemetry.on('provider:failure', (e: { task: string }) => providerFailures.inc({ task: e.task }));
-  runtime.telemetry.on('provider:failover', (e: { task: string }) => failovers.inc({ task: e.task }));
-  runtime.telemetry.on('publish', (e: { accepted: boolean; reason: string }) => publishes.inc({ result: e.accepted ? 'accepted' : 'denied', reason: e.reason }));
+  runtime.telemetry.on('provider:failure', (e: { task: string }) => providerFailures.inc({ task: tasks.of(e.task) }));
+  runtime.telemetry.on('provider:failover', (e: { task: string }) => failovers.inc({ task: tasks.of(e.task) }));
+  runtime.telemetry.on('publish', (e: { accepted: boolean; reason: string }) => publishes.inc({ result: e.accepted ? 'accepted' : 'denied', reason: outcomes.of(e.reason) }));
+  const overloaded = new Counter({ name: 'coordinator_overloaded_total', help: 'Requests refused because a limit on what is held at once was reached (ERR_OVERLOADED), by door', labelNames: ['door'], registers: [registry] });
+  const doors = new BoundedLabels(8, 16);
+  runtime.telemetry.on('overloaded', (e: { door: string }) => overloaded.inc({ door: doors.of(e.door) }));
   runtime.telemetry.on('key-verification', (e: { result: string; durationMs: number }) => {
     keyLatency.observe({ result: e.result }, e.durationMs / 1000);
     if (e.result === 'error') keyFailures.inc();
@@ -63,6 +71,9 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
   new Gauge({ name: 'coordinator_callback_oldest_undelivered_seconds', help: 'Age of the oldest undelivered callback', registers: [registry], collect() { this.set((outbox()?.oldestAgeMs ?? 0) / 1000); } });
   new Gauge({ name: 'coordinator_callback_retries', help: 'Callback retries since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.retries ?? 0); } });
   new Gauge({ name: 'coordinator_callback_delivered', help: 'Callbacks delivered since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.delivered ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_unstored_events', help: 'Events waiting in memory because the outbox could not store them (full disk, locked database)', registers: [registry], collect() { this.set(outbox()?.unstored ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_store_failures', help: 'Outbox writes that failed since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.storeFailures ?? 0); } });
+  new Gauge({ name: 'coordinator_callback_lost_events', help: 'Events dropped because the in-memory queue for unstorable events was full', registers: [registry], collect() { this.set(outbox()?.lost ?? 0); } });
   new Gauge({ name: 'coordinator_callback_dead_letters', help: 'Callbacks in the dead-letter table', registers: [registry], collect() { this.set(outbox()?.deadLetters ?? 0); } });
   return registry;
 }

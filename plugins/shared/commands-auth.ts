@@ -30,9 +30,26 @@ function same(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
+/**
+ * What keeps a mode closed: its secret is missing or empty. A mode without
+ * its secret never admits anyone (an empty Authorization header, `Basic Og==`
+ * or `Bearer ` would otherwise match the empty secret). Undefined when usable.
+ */
+export function commandsAuthProblem(auth: CommandsAuth): string | undefined {
+  if (auth.open) return undefined;
+  switch (auth.mode) {
+    case 'none': return 'COMMANDS_API_AUTH is not set';
+    case 'bearer': return auth.token ? undefined : 'COMMANDS_API_AUTH=Bearer without COMMANDS_API_AUTH_TOKEN';
+    case 'custom': return auth.custom ? undefined : 'COMMANDS_API_AUTH=Custom without COMMANDS_API_AUTH_CUSTOM';
+    case 'basic':
+      if (!auth.user) return 'COMMANDS_API_AUTH=Basic without COMMANDS_API_AUTH_USER';
+      return auth.password || auth.token ? undefined : 'COMMANDS_API_AUTH=Basic without COMMANDS_API_AUTH_PASSWORD (or _TOKEN)';
+  }
+}
+
 export function authorize(header: string | undefined, auth: CommandsAuth): boolean {
   if (auth.open) return true;
-  if (auth.mode === 'none' || header === undefined) return false;
+  if (header === undefined || commandsAuthProblem(auth) !== undefined) return false;
   if (auth.mode === 'custom') return same(header, auth.custom);
   const space = header.indexOf(' ');
   if (space <= 0 || space === header.length - 1) return false;

@@ -36,6 +36,10 @@ export interface StreamProxyOptions {
   inboundStreamHosts: 'caller' | 'any' | string[];
   /** Time to connect to an upstream HTTP stream and get its headers, ms. */
   upstreamTimeoutMs: number;
+  /** Most bridges (one-shot unix sockets for an HTTP stream URL) open at once. */
+  maxInboundStreams: number;
+  /** Most bridges open at once for one caller (by address). */
+  maxInboundStreamsPerCaller: number;
 }
 
 export interface StreamProxyService {
@@ -47,6 +51,8 @@ export interface StreamProxyService {
   readonly open: number;
   /** Bytes served since start. */
   readonly bytes: number;
+  /** Bridges open now (HTTP stream URLs offered to unix providers). */
+  readonly inbound: number;
 }
 
 const optionsSchema = {
@@ -58,6 +64,8 @@ const optionsSchema = {
     maxTokens: { type: 'integer', minimum: 1, default: 10_000 },
     inboundStreamHosts: { anyOf: [{ enum: ['caller', 'any'] }, { type: 'array', items: { type: 'string' } }], default: 'caller' },
     upstreamTimeoutMs: { type: 'integer', minimum: 1, default: 10_000 },
+    maxInboundStreams: { type: 'integer', minimum: 1, maximum: 100_000, default: 256 },
+    maxInboundStreamsPerCaller: { type: 'integer', minimum: 1, maximum: 100_000, default: 32 },
   },
 };
 
@@ -173,6 +181,40 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
       return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
     }
 
+    // Each bridge is a listening unix socket (a descriptor) until it is read or
+    // expires: bounded overall and per caller, and closed at once when the
+    // request it was opened for is not accepted.
+    const bridges = new Map<string, number>();
+    let inbound = 0;
+    async function bridge(url: URL, caller: string, requestId: string, whenRefused: (fn: () => void) => void): Promise<URL> {
+      const mine = bridges.get(caller) ?? 0;
+      if (inbound >= options.maxInboundStreams || mine >= options.maxInboundStreamsPerCaller) {
+        const which = inbound >= options.maxInboundStreams ? `${options.maxInboundStreams} (maxInboundStreams)` : `${options.maxInboundStreamsPerCaller} for one caller (maxInboundStreamsPerCaller)`;
+        throw new CoordinatorError('ERR_OVERLOADED', `streamURL: too many stream bridges open: the limit is ${which}; retry when earlier streams were read or expired`, { requestId });
+      }
+      inbound += 1;
+      bridges.set(caller, mine + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        inbound -= 1;
+        const n = (bridges.get(caller) ?? 1) - 1;
+        if (n <= 0) bridges.delete(caller);
+        else bridges.set(caller, n);
+      };
+      let offered;
+      try {
+        offered = await unix.offerStream(() => openUpstream(url));
+      } catch (err) {
+        release();
+        throw err;
+      }
+      void offered.finished.then(release);
+      whenRefused(() => { void offered.close(); });
+      return offered.url;
+    }
+
     api.hooks.onStream.tapPromise(PLUGIN_NAME, async (url, ctx) => {
       const from = schemeOf(url);
       const toHttp = ctx.to === 'http' || ctx.to === 'https';
@@ -183,8 +225,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         if (!inboundAllowed(url, ctx.requestContext.remoteAddress)) {
           throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `streamURL: the coordinator does not fetch ${url.host} (inboundStreamHosts policy)`, { requestId: ctx.request.id });
         }
-        const offered = await unix.offerStream(() => openUpstream(url));
-        return offered.url;
+        return bridge(url, ctx.requestContext.remoteAddress ?? ctx.requestContext.origin, ctx.request.id, ctx.requestContext.whenRefused);
       }
       return url;
     });
@@ -195,6 +236,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
       get size() { return tokens.size; },
       get open() { return open; },
       get bytes() { return bytes; },
+      get inbound() { return inbound; },
     });
     api.onStop(async () => {
       clearInterval(sweeper);

@@ -85,8 +85,23 @@ export function sourceUri(session: Session, type: IngestType, channel: string, k
   return `${scheme}://${host}:${session.port}/${channel}/${key}`;
 }
 
-function redact(text: string): string {
-  return text.replace(/^(stream-key\s*:).*$/gim, '$1[redacted]').replace(/^(stream-source-uri\s*:.*\/)[^/\n]*$/gim, '$1[redacted]');
+/**
+ * A message for the debug log with its secrets out: each argument line is
+ * judged by its parsed name (trimmed, any case), as parseMessage reads it, so
+ * no spelling that the parser accepts can carry a key into the log.
+ */
+export function redact(text: string): string {
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i += 1) {
+    const line = lines[i]!;
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').toLowerCase();
+    if (name === 'stream-key') lines[i] = `${line.slice(0, colon + 1)}[redacted]`;
+    else if (name === 'stream-source-uri') lines[i] = line.replace(/\/[^/]*$/, '/[redacted]');
+  }
+  return lines.join('\n');
 }
 
 export class ControlPlane {

@@ -21,7 +21,7 @@ import { parseMessage, arg } from './messages.js';
 import { verifyControlToken, type ControlRole } from './control-auth.js';
 import { idMaxLength, isValidId, StreamIdGenerator } from './ids.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
-import { authorize, json, unauthorized, type CommandsAuthMode } from '../shared/commands-auth.js';
+import { authorize, commandsAuthProblem, json, unauthorized, type CommandsAuthMode } from '../shared/commands-auth.js';
 
 export const PLUGIN_NAME = 'streaming-control';
 export const STREAMING_SERVICE = 'streaming.control';
@@ -353,7 +353,8 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
           ? 'CONTROL_SECRET is not set and allowUnauthenticatedControl is on: ANY peer can control streams (development only)'
           : 'CONTROL_SECRET is not set: control channels are CLOSED (every ingest server and encoder is refused). Set CONTROL_SECRET to enable streaming.');
       }
-      if (options.commandsAuth === 'none' && !options.commandsApiOpen) log.warn('COMMANDS_API_AUTH is not set: the commands API answers 401 to everyone');
+      const problem = commandsAuthProblem(commandsAuth);
+      if (problem) log.error({ problem }, `${problem}: the commands API is CLOSED (401 to everyone) until its credential is set`);
     });
     // Tell peers we are going: close control sockets so they re-dial another instance.
     api.onDrain(() => {

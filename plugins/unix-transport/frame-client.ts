@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { CoordinatorError } from '../../core/errors.js';
 import { decodeResponse } from '../../core/codec.js';
-import { FrameReader, encodeFrame, firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { FrameReader, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 
 export interface SendFrameOptions {
   /** Connect, write and ack must complete within this time, ms. */
@@ -60,7 +60,7 @@ export function sendFrame(socketPath: string, json: string, options: SendFrameOp
 export async function sendMessage(socketPath: string, json: string, options: SendFrameOptions): Promise<string> {
   const ack = await sendFrame(socketPath, json, options);
   try {
-    return decodeResponse(firstJsonValue(ack.toString('utf8'))).error;
+    return decodeResponse(ack, { firstValue: true }).error;
   } catch (err) {
     throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
   }

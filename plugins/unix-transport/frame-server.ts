@@ -5,12 +5,13 @@
 import net from 'node:net';
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../../core/logger.js';
+import type { ByteBudget } from '../../core/budget.js';
 import { decodeResponse, encodeAck } from '../../core/codec.js';
 import type { Response } from '../../core/model.js';
-import { FrameReader, encodeFrame, firstJsonValue } from './framing.js';
+import { FrameReader, encodeFrame } from './framing.js';
 import { DEFAULT_DIR_MODE, DEFAULT_SOCKET_MODE, prepareSocketPath, removeSocketFile } from './socket-files.js';
 
-export type BadFrameReason = 'eof' | 'unexpected-eof' | 'too-large' | 'timeout';
+export type BadFrameReason = 'eof' | 'unexpected-eof' | 'too-large' | 'timeout' | 'overloaded';
 
 export interface FrameServerOptions {
   path: string;
@@ -20,6 +21,12 @@ export interface FrameServerOptions {
   socketMode?: number;
   dirMode?: number;
   log: Logger;
+  /** Shared budget of bytes being received; a frame that would pass it is refused ('overloaded'). */
+  budget?: ByteBudget;
+  /** Most connections open at once; more are closed at accept. */
+  maxConnections?: number;
+  /** After the ack is written the connection is closed; a peer that does not read it is cut after this, ms. Default 2000. */
+  writeTimeoutMs?: number;
   /** Handle one frame; resolve with the ack JSON to write, or null to close without an ack. */
   onFrame(body: Buffer): Promise<string | null> | string | null;
   /** A frame that could not be read; return the ack JSON to write, or null to close without one. */
@@ -45,6 +52,7 @@ export class FrameServer {
     const { path: socketPath } = this.options;
     await prepareSocketPath(socketPath, this.options.dirMode ?? DEFAULT_DIR_MODE);
     const server = net.createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    if (this.options.maxConnections) server.maxConnections = this.options.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => {
@@ -59,23 +67,47 @@ export class FrameServer {
 
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket);
+    const { budget } = this.options;
     const reader = new FrameReader(this.options.maxFrameBytes);
     let settled = false;
+    let reserved = 0;
+    const release = () => {
+      if (reserved > 0) budget?.release(reserved);
+      reserved = 0;
+    };
+    // One frame, one ack, then the connection is over (as Go's peers close it):
+    // a peer that never reads its ack cannot keep the descriptor.
     const finish = (ack: string | null) => {
       if (socket.destroyed) return;
-      if (ack === null) socket.destroy();
-      else socket.end(encodeFrame(ack));
+      if (ack === null) {
+        socket.destroy();
+        return;
+      }
+      const cut = setTimeout(() => socket.destroy(), this.options.writeTimeoutMs ?? 2000);
+      cut.unref();
+      socket.end(encodeFrame(ack), () => {
+        clearTimeout(cut);
+        socket.destroy();
+      });
     };
     const bad = (reason: BadFrameReason) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      release();
       socket.removeAllListeners('data');
       finish(this.options.onBadFrame(reason, { declaredLength: reader.declaredLength, maxFrameBytes: this.options.maxFrameBytes }));
     };
     const timer = setTimeout(() => bad('timeout'), this.options.readTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
       if (settled) return;
+      if (budget) {
+        if (!budget.tryReserve(chunk.length)) {
+          bad('overloaded');
+          return;
+        }
+        reserved += chunk.length;
+      }
       const state = reader.push(chunk);
       if (state.kind === 'incomplete') return;
       if (state.kind === 'too-large') {
@@ -88,8 +120,12 @@ export class FrameServer {
       const work = (async () => {
         let ack: string | null;
         try {
-          ack = await this.options.onFrame(state.body);
+          const pending = this.options.onFrame(state.body);
+          // The frame is decoded by now (synchronously); its bytes no longer count.
+          release();
+          ack = await pending;
         } catch (err) {
+          release();
           this.options.log.error({ err }, 'frame handler failed');
           ack = null;
         }
@@ -104,6 +140,7 @@ export class FrameServer {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(timer);
+      release();
       this.sockets.delete(socket);
     });
   }
@@ -140,7 +177,7 @@ export function createResponseSocket(options: ResponseSocketOptions): FrameServe
     onFrame(body) {
       let response: Response;
       try {
-        response = decodeResponse(firstJsonValue(body.toString('utf8')));
+        response = decodeResponse(body, { firstValue: true });
       } catch (err) {
         options.log.warn({ err: (err as Error).message, socket: options.path }, 'unreadable response on a response socket');
         return null;

@@ -58,31 +58,5 @@ export class FrameReader {
   }
 }
 
-/**
- * The first JSON value in `text`. Go's streaming decoder stops at the end of
- * the first value and ignores what follows inside the frame; JSON.parse
- * would reject the trailing bytes, so cut them off first.
- */
-export function firstJsonValue(text: string): string {
-  let i = 0;
-  while (i < text.length && /\s/.test(text[i]!)) i += 1;
-  const open = text[i];
-  if (open !== '{' && open !== '[') return text;
-  let depth = 0;
-  let inString = false;
-  for (let j = i; j < text.length; j += 1) {
-    const c = text.charCodeAt(j);
-    if (inString) {
-      if (c === 0x5c) j += 1; // backslash: skip the escaped char
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth += 1;
-    else if (c === 0x7d || c === 0x5d) {
-      depth -= 1;
-      if (depth === 0) return text.slice(i, j + 1);
-    }
-  }
-  return text;
-}
+/** The first JSON value of a frame (Go's streaming decoder ignores the rest), within the JSON limits. */
+export { firstJsonValue } from '../../core/json-scan.js';

@@ -14,7 +14,8 @@ import { decodeRequest, encodeAck, encodeRequest, encodeResponse, type EncodeOpt
 import type { Request } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
 import { schemeOf, unixSocketPath, unixUrl } from '../../core/wire-url.js';
-import { firstJsonValue, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { connectionShare } from '../../core/limits.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { FrameServer, createResponseSocket, type BadFrameReason } from './frame-server.js';
 import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
@@ -34,7 +35,7 @@ export interface UnixTransportOptions {
   dirMode: number;
   /** Mode of socket files the coordinator creates. Default 0o600. */
   socketMode: number;
-  /** Unix response hooks must lie inside one of these directories. Default: the socket directory. */
+  /** Opt-in hardening: unix response hooks must lie inside one of these directories. Default null: any path (callers on the unix door are local processes of the coordinator's own user; hooks from HTTP are never unix). */
   allowedHookDirs: string[] | null;
   /** URL form written to peers: 'object' (Go url.URL, default) or 'string'. */
   urlForm: 'object' | 'string';
@@ -42,6 +43,8 @@ export interface UnixTransportOptions {
   legacyStreamKey: boolean;
   /** Unread offered streams are removed after this time, ms. */
   streamTtlMs: number;
+  /** Most connections open at once on the request socket. Default: a quarter of the process's open-files limit. */
+  maxConnections?: number;
 }
 
 /** What the unix transport offers other plugins (declare 'unix-transport' as a dependency). */
@@ -75,6 +78,7 @@ const optionsSchema = {
     urlForm: { enum: ['object', 'string'], default: 'object' },
     legacyStreamKey: { type: 'boolean', default: false },
     streamTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   },
 };
 
@@ -95,7 +99,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     const responseSocketPath = path.join(socketDir, 'response', `${config.serviceName}.sock`);
     const responseHookUrl = unixUrl(responseSocketPath);
     const streamDir = path.join(socketDir, 'streams', config.serviceName);
-    const allowedHookDirs = options.allowedHookDirs ?? [socketDir];
+    const allowedHookDirs = options.allowedHookDirs;
     const encodeOptions: EncodeOptions = { urlForm: options.urlForm, legacyStreamKey: options.legacyStreamKey };
     const directory = new ProviderDirectory(socketDir);
     const offered = new Set<OfferedStream>();
@@ -116,6 +120,8 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
           const json = encodeRequest(forwarded, encodeOptions);
           const attempts: Array<{ socket: string; error: string }> = [];
           for (const socket of sockets) {
+            // Once the request's time is up it has its answer (ERR_TIMEOUT): no further providers.
+            if (context.timedOut) break;
             let error: string;
             try {
               error = await sendMessage(socket.path, json);
@@ -141,7 +147,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       const hook = request.responseHook;
       if (hook && schemeOf(hook) === 'unix') {
         const hookPath = unixSocketPath(hook);
-        if (!allowedHookDirs.some((dir) => isInside(dir, hookPath))) {
+        if (allowedHookDirs && !allowedHookDirs.some((dir) => isInside(dir, hookPath))) {
           throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `responseHook: unix socket ${hookPath} is outside the allowed directories`, { requestId: request.id });
         }
       }
@@ -171,6 +177,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
         case 'unexpected-eof': return encodeAck('', `${UNMARSHAL}: unexpected EOF`);
         case 'too-large': return encodeAck('', `frame too large: ${detail.declaredLength} bytes exceeds the maximum of ${detail.maxFrameBytes}`);
         case 'timeout': return encodeAck('', `${UNMARSHAL}: timeout: no complete frame within ${options.readTimeoutMs} ms`);
+        case 'overloaded': return encodeAck('', `coordinator overloaded: more than ${runtime.config.maxPendingBytes} bytes of requests are being received at once (maxPendingBytes); retry shortly`);
       }
     };
 
@@ -181,11 +188,13 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       dirMode: options.dirMode,
       socketMode: options.socketMode,
       log,
+      budget: runtime.receiveBudget,
+      maxConnections: options.maxConnections ?? connectionShare(0.25, 1024),
       async onFrame(body) {
         if (body.length === 0) return encodeAck('', `${UNMARSHAL}: EOF`);
         let request: Request;
         try {
-          request = decodeRequest(firstJsonValue(body.toString('utf8')));
+          request = decodeRequest(body, { firstValue: true, limits: runtime.jsonLimits });
         } catch (err) {
           const e = err as CoordinatorError;
           return encodeAck(e.requestId ?? '', `${UNMARSHAL}: ${e.message}`);
@@ -199,6 +208,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
         }
       },
       onBadFrame: (reason, detail) => {
+        if (reason === 'overloaded') runtime.telemetry.emit('overloaded', { door: 'unix' });
         log.warn({ reason, ...detail, socket: requestSocketPath }, 'bad frame on the request socket');
         return badFrameAck(reason, detail);
       },

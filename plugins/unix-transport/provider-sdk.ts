@@ -19,7 +19,7 @@ import { decodeRequest, encodeAck, encodeResponse } from '../../core/codec.js';
 import { errorResponse, successResponse, type Request, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
 import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
-import { DEFAULT_MAX_FRAME_BYTES, firstJsonValue } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { FrameServer } from './frame-server.js';
 import { sendMessage } from './frame-client.js';
 import { createClient } from './client-sdk.js';
@@ -186,7 +186,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
       onFrame(body) {
         let request: Request;
         try {
-          request = decodeRequest(firstJsonValue(body.toString('utf8')));
+          request = decodeRequest(body, { firstValue: true });
         } catch (err) {
           const e = err as CoordinatorError;
           return encodeAck(e.requestId ?? '', `failed to unmarshal request: ${e.message}`);

@@ -92,7 +92,8 @@ describe('operations: health, readiness, metrics, status', function () {
       const after = await metrics();
       assert.equal(metricValue(after, 'coordinator_requests_total', 'task="Ok",outcome="ok"'), 2);
       assert.equal(metricValue(after, 'coordinator_requests_total', 'task="Fail",outcome="error"'), 1);
-      assert.equal(metricValue(after, 'coordinator_requests_total', 'task="Missing",outcome="ERR_NO_PROVIDER"'), 1);
+      // A task no provider serves is a name the caller chose: counted under "other", never its own series.
+      assert.equal(metricValue(after, 'coordinator_requests_total', 'task="other",outcome="ERR_NO_PROVIDER"'), 1);
       assert.equal(metricValue(after, 'coordinator_request_duration_seconds_count', 'task="Ok",outcome="ok"'), 2);
       assert.equal(metricValue(after, 'coordinator_publishes_total', 'result="accepted",reason="accepted"'), 1);
       assert.equal(metricValue(after, 'coordinator_publishes_total', 'result="denied",reason="ERR_REJECTED"'), 1);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { statSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { statSync, existsSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createProvider, unixTransport, inProcessProvider, type RunningProvider } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
@@ -147,14 +148,31 @@ describe('unix transport (real sockets)', () => {
       assert.equal(await rawSend(coordSock, goRequest('a3', 'Late', hook)), ackText('a3', 'no providers available for task'));
     });
 
-    it('refuses a unix response hook outside the allowed directories', async () => {
-      await startCoordinator();
+    it('refuses a unix response hook outside the allowed directories when allowedHookDirs is set', async () => {
+      await startCoordinator({ allowedHookDirs: [dir] });
       await peer('T/50-p.sock', (body) => ackText(JSON.parse(body).id));
       assert.equal(await rawSend(coordSock, goRequest('h1', 'T', '/tmp/elsewhere.sock')), ackText('h1', 'responseHook: unix socket /tmp/elsewhere.sock is outside the allowed directories'));
     });
   });
 
   describe('framing edge cases (hand-built bytes)', () => {
+    it('delivers to a client whose response socket lies in the system temp directory (the acomm default), outside socketDir', async () => {
+      await startCoordinator();
+      const tmpHookDir = mkdtempSync(path.join(os.tmpdir(), 'acomm-client-'));
+      const hook = await rawPeer(path.join(tmpHookDir, 'response.sock'));
+      peers.push(hook);
+      try {
+        const provider = await peer('CPUInfo/50-fake.sock', (body) => ackText(JSON.parse(body).id));
+        assert.equal(await rawSend(coordSock, goRequest('tmp1', 'CPUInfo', hook.path)), ackText('tmp1', ''));
+        const forwarded = JSON.parse(await provider.next());
+        assert.equal(forwarded.responseHook.Path, hook.path);
+        assert.equal(await rawSend(hook.path, `{"error":"","id":"tmp1","result":"ok","streamURL":null}`), ackText(''));
+        assert.equal(JSON.parse(await hook.next()).result, 'ok');
+      } finally {
+        rmSync(tmpHookDir, { recursive: true, force: true });
+      }
+    });
+
     it('decodes a frame that arrives one byte at a time', async () => {
       await startCoordinator();
       const bytes = frame(goRequest('b1', 'NoTask', path.join(dir, 'response', 'c.sock')));
