@@ -260,6 +260,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
         try {
           outbox?.delivered(row);
+          // Space was freed: events waiting in memory try again now rather than after their backoff.
+          if (unstored.length > 0) {
+            if (storeTimer) clearTimeout(storeTimer);
+            storeTimer = setTimeout(flushUnstored, 0);
+            storeTimer.unref();
+          }
         } catch (err) {
           // Delivered but not marked: it will be sent again with the same delivery id (at-least-once).
           storeFailed(err, 'marking a callback delivered');

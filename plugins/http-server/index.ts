@@ -190,10 +190,21 @@ export const httpServer = definePlugin<HttpServerOptions>({
         socket.destroy();
       }
     };
-    const onClientError = (err: Error, socket: Duplex) => {
-      if (!socket.writable) return;
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      log.debug({ err: err.message }, 'HTTP client error');
+    // A malformed or too slow request: answer, then close the connection for
+    // good (a peer that keeps sending must not keep it half-open).
+    const onClientError = (err: NodeJS.ErrnoException, socket: Duplex) => {
+      log.debug({ err: err.message, code: err.code }, 'HTTP client error');
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const cut = setTimeout(() => socket.destroy(), 1000);
+      cut.unref();
+      socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n', () => {
+        clearTimeout(cut);
+        socket.destroy();
+      });
     };
     const attach = (target: http.Server) => {
       target.on('request', onRequest);

@@ -28,6 +28,8 @@ export interface OperationsOptions {
   dashboardIntervalMs: number;
   /** Dashboard login sessions last this long, ms. */
   sessionTtlMs: number;
+  /** Most dashboard login sessions alive at once; the oldest is dropped first. */
+  maxSessions: number;
   /** Authorization (defaults from COMMANDS_API_AUTH*). */
   auth: CommandsAuthMode;
   user: string;
@@ -45,7 +47,8 @@ const optionsSchema = {
     processMetrics: { type: 'boolean', default: true },
     protectMetrics: { type: 'boolean', default: false },
     dashboardIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
-    sessionTtlMs: { type: 'integer', minimum: 60_000, default: 8 * 3_600_000 },
+    sessionTtlMs: { type: 'integer', minimum: 1000, default: 8 * 3_600_000 },
+    maxSessions: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
     auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
     user: { type: 'string', default: '' },
     token: { type: 'string', default: '' },
@@ -71,7 +74,6 @@ export const operations = definePlugin<OperationsOptions>({
     // Login sessions: bounded (oldest dropped first), expired on every tick
     // whether or not a page is open, ended by sign-out.
     const sessions = new Map<string, number>();
-    const MAX_SESSIONS = 1000;
     const startedAt = Date.now();
     new Gauge({ name: 'coordinator_dashboard_sessions', help: 'Dashboard login sessions alive', registers: [registry], collect() { this.set(sessions.size); } });
     const streams = new Set<http.ServerResponse>();
@@ -97,7 +99,7 @@ export const operations = definePlugin<OperationsOptions>({
     function newSession(req: http.IncomingMessage, res: http.ServerResponse): void {
       const now = Date.now();
       for (const [old, expires] of sessions) {
-        if (sessions.size < MAX_SESSIONS && expires > now) break;
+        if (sessions.size < options.maxSessions && expires > now) break;
         sessions.delete(old);
       }
       const id = randomBytes(24).toString('base64url');

@@ -10,13 +10,7 @@ import https from 'node:https';
 import { httpServer, operations, type HttpServerService } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay } from '../support/runtime.js';
-
-function makeCert(dir: string, name: string): { cert: string; key: string } {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { cert, key };
-}
+import { makeCert } from '../support/certs.js';
 
 function makeCa(dir: string): { caCert: string; clientCert: string; clientKey: string } {
   const caKey = path.join(dir, 'ca.key');
