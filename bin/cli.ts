@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, type CoordinatorConfig } from '../index.js';
 import { fetchStatus, formatSnapshot } from './status.js';
+import { describeStartFailure } from './start-failure.js';
 
 const HELP = `Usage: coordinator <command> [options]
 
@@ -170,10 +171,20 @@ async function start(flags: Flags, io: CliIO): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  try {
+    await runtime.start();
+  } catch (err) {
+    // start() has stopped what had started (listeners closed, files closed): say why and exit non-zero.
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    const failure = describeStartFailure(err);
+    runtime.log.error({ err }, 'start failed');
+    io.err(`coordinator did not start: ${failure.cause}\nfix: ${failure.fix}\n`);
+    return 1;
+  }
   // The process serves until a signal, even when no plugin holds a listener open.
   // (process.exit after stop ends it.)
   setInterval(() => undefined, 1 << 30);
-  await runtime.start();
   runtime.log.info({ config: source ?? 'embedded defaults', version: packageVersion() }, 'coordinator ready');
   return -1; // keep running until a signal
 }

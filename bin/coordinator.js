@@ -15,4 +15,8 @@ if (existsSync(source)) {
   ({ main } = await import(pathToFileURL(path.join(root, 'dist', 'bin', 'cli.js')).href));
 }
 const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;
+if (code >= 0) {
+  process.exitCode = code;
+  // A command that ended (a failed start included) exits even if a library left a handle open.
+  setTimeout(() => process.exit(code), 500).unref();
+}
