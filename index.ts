@@ -4,21 +4,22 @@ import { checkConfig as checkConfigWith, createCoordinatorWith, type CreateOptio
 import type { ConfigProblem } from './core/config/validate.js';
 import type { CoordinatorConfig } from './core/config/types.js';
 import type { Coordinator } from './core/runtime.js';
-import { builtinPlugins, defaultPluginNames } from './plugins/builtin.js';
+import { builtinPlugins } from './plugins/builtin.js';
 
 /**
  * Build a coordinator runtime. Plugins listed in `config.plugins` are
  * registered in order (plugin objects, built-in names, or { name, options });
- * without `plugins` the default built-in set is used. Add more with `.use()`,
- * then `await start()`.
+ * without `plugins` none is (the library binds nothing and writes nothing
+ * unless asked). Add more with `.use()`, then `await start()`.
+ * Environment variables apply only when `options.env` is given.
  */
 export function createCoordinator(config: CoordinatorConfig = {}, options: CreateOptions = {}): Coordinator {
-  return createCoordinatorWith({ builtins: builtinPlugins, defaults: defaultPluginNames }, config, options);
+  return createCoordinatorWith({ builtins: builtinPlugins, defaults: [] }, config, options);
 }
 
 /** Every problem in a config (core keys, plugin entries, plugin options), without starting anything. */
-export function checkConfig(config: CoordinatorConfig): ConfigProblem[] {
-  return checkConfigWith(config, { builtins: builtinPlugins, defaults: defaultPluginNames });
+export function checkConfig(config: CoordinatorConfig, options: Pick<CreateOptions, 'env' | 'overrides'> = {}): ConfigProblem[] {
+  return checkConfigWith(config, { builtins: builtinPlugins, defaults: [] }, options);
 }
 
 export type { ConfigProblem } from './core/config/validate.js';
@@ -50,7 +51,8 @@ export type { Logger } from './core/logger.js';
 export type { FanOutMember } from './core/fanout.js';
 export { inProcessProvider } from './plugins/inproc-provider/index.js';
 export type { TaskHandler, TaskContext, InProcessTasks } from './plugins/inproc-provider/index.js';
-export { builtinPlugins } from './plugins/builtin.js';
+export { builtinPlugins, PLUGIN_SETS } from './plugins/builtin.js';
+export type { CoordinatorMode } from './plugins/builtin.js';
 export { unixTransport, UNIX_TRANSPORT_SERVICE } from './plugins/unix-transport/index.js';
 export type { UnixTransportOptions, UnixTransportService } from './plugins/unix-transport/index.js';
 export { createProvider } from './plugins/unix-transport/provider-sdk.js';

@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, type CoordinatorConfig } from '../index.js';
+import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, PLUGIN_SETS, CONFIG_DEFAULTS, type CoordinatorConfig } from '../index.js';
+import { effectiveConfig } from '../core/create.js';
+import { CLI_DEFAULT_DATA_DIR } from '../core/config/resolve.js';
+import { chooseMode, type ModeChoice } from './mode.js';
 import { fetchStatus, formatSnapshot } from './status.js';
 import { describeStartFailure } from './start-failure.js';
 
@@ -25,12 +28,18 @@ Options:
   -p, --external_port PORT                HTTP port (default 8080)
   -t, --request_timeout SECONDS           Default request timeout (0 = 60 s)
   -l, --log_level LEVEL                   trace|debug|info|warn|error|fatal
+  --mode all|acomm|streaming              Plugin set when the config lists none (COORDINATOR_MODE);
+                                          default: inferred from the originals' settings present
   --url URL                               status: the coordinator's HTTP address (default from the config)
   --authorization VALUE                   status: Authorization header (or COORDINATOR_AUTHORIZATION)
   -h, --help                              Show this help
   -v, --version                           Show the version
 
-Flags override the config file, as with the original coordinator.
+Precedence: flags > environment variables > config file > defaults.
+Without a config: the acomm side alone when only the original acomm
+coordinator's keys or flags are given, the streaming side alone when only the
+streaming coordinator's variables are set (CONTROL_SECRET, HTTP_PORT, …),
+both otherwise.
 `;
 
 function packageVersion(): string {
@@ -69,6 +78,7 @@ function parse(argv: string[]) {
       external_port: { type: 'string', short: 'p' },
       request_timeout: { type: 'string', short: 't' },
       log_level: { type: 'string', short: 'l' },
+      mode: { type: 'string' },
       url: { type: 'string' },
       authorization: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -86,33 +96,49 @@ function numberFlag(value: string | undefined, name: string): number | undefined
   return n;
 }
 
-/** Flags override the file, as viper did for the original. */
-function applyFlags(config: CoordinatorConfig, flags: Flags): CoordinatorConfig {
-  const merged: CoordinatorConfig = { ...config };
-  if (flags.service_name !== undefined) { merged.serviceName = flags.service_name; delete merged.service_name; }
-  if (flags.socket_dir !== undefined) { merged.socketDir = flags.socket_dir; delete merged.socket_dir; }
+/** The flags as config keys: they win over the environment and the file, as viper did for the original. */
+function flagOverrides(flags: Flags): CoordinatorConfig {
+  const overrides: CoordinatorConfig = {};
+  if (flags.service_name !== undefined) overrides.serviceName = flags.service_name;
+  if (flags.socket_dir !== undefined) overrides.socketDir = flags.socket_dir;
   const port = numberFlag(flags.external_port, 'external_port');
-  if (port !== undefined) { merged.externalPort = port; delete merged.external_port; }
+  if (port !== undefined) overrides.externalPort = port;
   const timeout = numberFlag(flags.request_timeout, 'request_timeout');
-  if (timeout !== undefined) {
-    delete merged.requestTimeoutMs;
-    merged.request_timeout = timeout;
-  }
-  if (flags.log_level !== undefined) { merged.logLevel = flags.log_level; delete merged.log_level; }
-  // LOG_DEBUG=YES (the streaming coordinator's switch) turns on debug logs unless a level flag says otherwise.
-  else if (process.env.LOG_DEBUG === 'YES') { merged.logLevel = 'debug'; delete merged.log_level; }
-  return merged;
+  // request_timeout is in seconds and 0 means "the default", as in the original.
+  if (timeout !== undefined) overrides.requestTimeoutMs = timeout > 0 ? Math.round(timeout * 1000) : CONFIG_DEFAULTS.requestTimeoutMs;
+  if (flags.log_level !== undefined) overrides.logLevel = flags.log_level;
+  return overrides;
 }
 
-async function load(flags: Flags): Promise<{ config: CoordinatorConfig; source: string | undefined }> {
+const ACOMM_FLAGS = ['service_name', 'socket_dir', 'external_port', 'request_timeout', 'log_level'] as const;
+
+interface Prepared {
+  config: CoordinatorConfig;
+  source: string | undefined;
+  overrides: CoordinatorConfig;
+  env: NodeJS.ProcessEnv;
+  mode: ModeChoice | undefined;
+}
+
+/** The file, the plugin set (by mode when the file lists none), the environment and the flags. */
+async function prepare(flags: Flags): Promise<Prepared> {
   const file = flags.config ?? flags.config_file;
   const loaded = await loadConfig(file);
-  return { config: applyFlags(loaded.config, flags), source: loaded.filepath };
+  const env = process.env;
+  const config: CoordinatorConfig = { ...loaded.config };
+  let mode: ModeChoice | undefined;
+  if (config.plugins === undefined) {
+    mode = chooseMode(config, ACOMM_FLAGS.filter((f) => flags[f] !== undefined), env, flags.mode);
+    config.plugins = [...PLUGIN_SETS[mode.mode]];
+  }
+  // The CLI keeps its files in ./.coordinator-data unless told (the library has no default).
+  config.dataDir ??= CLI_DEFAULT_DATA_DIR;
+  return { config, source: loaded.filepath, overrides: flagOverrides(flags), env, mode };
 }
 
 async function validate(flags: Flags, io: CliIO): Promise<number> {
-  const { config, source } = await load(flags);
-  const problems = checkConfig(config);
+  const { config, source, overrides, env } = await prepare(flags);
+  const problems = checkConfig(config, { env, overrides });
   const where = source ?? 'embedded defaults';
   if (problems.length === 0) {
     io.out(`${where}: configuration is valid\n`);
@@ -126,9 +152,9 @@ async function validate(flags: Flags, io: CliIO): Promise<number> {
 async function status(flags: Flags, io: CliIO): Promise<number> {
   let url = flags.url ?? process.env.COORDINATOR_URL;
   if (!url) {
-    const { config, source } = await load(flags);
-    const resolved = resolveConfig(config, source ? { source } : {});
-    const port = process.env.HTTP_PORT ?? String(resolved.externalPort);
+    const { config, source, overrides, env } = await prepare(flags);
+    const resolved = resolveConfig(effectiveConfig(config, { env, overrides }), source ? { source } : {});
+    const port = String(resolved.externalPort);
     const host = resolved.bindAddress === '0.0.0.0' || resolved.bindAddress === '::' ? '127.0.0.1' : resolved.bindAddress;
     url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
@@ -145,14 +171,15 @@ async function status(flags: Flags, io: CliIO): Promise<number> {
 }
 
 async function start(flags: Flags, io: CliIO): Promise<number> {
-  const { config, source } = await load(flags);
-  const problems = checkConfig(config);
+  const { config, source, overrides, env, mode } = await prepare(flags);
+  const problems = checkConfig(config, { env, overrides });
   if (problems.length > 0) {
     io.err(`${source ?? 'config'}: ${problems.length} problem(s); nothing started\n`);
     for (const p of problems) io.err(`  ${p.path}: ${p.message} [rule: ${p.rule}]\n`);
     return 1;
   }
-  const runtime = createCoordinator(config, source ? { source } : {});
+  const runtime = createCoordinator(config, { env, overrides, ...(source ? { source } : {}) });
+  if (mode) runtime.log.info({ mode: mode.mode, reason: mode.reason, plugins: config.plugins }, `running the ${mode.mode === 'all' ? 'acomm and streaming sides' : `${mode.mode} side`}`);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

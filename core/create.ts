@@ -5,6 +5,7 @@ import { Coordinator } from './runtime.js';
 import { CoordinatorError } from './errors.js';
 import type { CoordinatorConfig, PluginEntry } from './config/types.js';
 import { checkCoreConfig, resolveConfig } from './config/resolve.js';
+import { applyCoreEnv, cleanEnv } from './config/env.js';
 import { validateAgainst, type ConfigProblem } from './config/validate.js';
 import type { Logger } from './logger.js';
 import { toPluginInstance, type PluginFactory, type PluginLike } from './plugin.js';
@@ -12,8 +13,15 @@ import { toPluginInstance, type PluginFactory, type PluginLike } from './plugin.
 export interface CreateOptions {
   /** Use this logger (embedding apps); otherwise one is made from logLevel. */
   logger?: Logger;
-  /** Environment to read overrides from (default process.env). */
+  /**
+   * Environment variables to honour (the originals' variables, HTTP_PORT,
+   * SOCKET_DIR, …), which then override the config. Default: none, so
+   * nothing in process.env changes an embedding app's settings; pass
+   * `process.env` to opt in (the CLI does). Empty variables count as unset.
+   */
   env?: NodeJS.ProcessEnv;
+  /** Settings that win over the config and the environment (the CLI's flags). */
+  overrides?: CoordinatorConfig;
   /** Config file the config came from, for messages and relative paths. */
   source?: string;
 }
@@ -41,10 +49,27 @@ export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, i
   throw new CoordinatorError('ERR_CONFIG', `config.plugins[${index}] must be a plugin, a built-in plugin name or { name, options }`);
 }
 
+/** The config a runtime is built from: the file, the environment over it (when given), the overrides over both. */
+export function effectiveConfig(config: CoordinatorConfig, options: Pick<CreateOptions, 'env' | 'overrides'> = {}): CoordinatorConfig {
+  const withEnv = options.env ? applyCoreEnv(config, options.env) : config;
+  if (!options.overrides) return withEnv;
+  const out: CoordinatorConfig = { ...withEnv, ...options.overrides };
+  // An override replaces the original's spelling of the same key too.
+  for (const [key, alias] of Object.entries(ORIGINAL_KEYS)) {
+    if ((options.overrides as Record<string, unknown>)[key] !== undefined) delete (out as Record<string, unknown>)[alias];
+  }
+  return out;
+}
+
+/** Core keys and the original coordinator's spelling of them. */
+const ORIGINAL_KEYS = { serviceName: 'service_name', socketDir: 'socket_dir', externalPort: 'external_port', requestTimeoutMs: 'request_timeout', logLevel: 'log_level' } as const;
+
 export function createCoordinatorWith(catalog: PluginCatalog, config: CoordinatorConfig = {}, options: CreateOptions = {}): Coordinator {
-  const resolved = resolveConfig(config, { ...(options.env ? { env: options.env } : {}), ...(options.source ? { source: options.source } : {}) });
-  const runtime = new Coordinator({ config: resolved, ...(options.logger ? { logger: options.logger } : {}), ...(options.env ? { env: options.env } : {}) });
-  const entries = config.plugins ?? catalog.defaults;
+  const effective = effectiveConfig(config, options);
+  const resolved = resolveConfig(effective, options.source ? { source: options.source } : {});
+  const env = cleanEnv(options.env ?? {});
+  const runtime = new Coordinator({ config: resolved, env, ...(options.logger ? { logger: options.logger } : {}) });
+  const entries = effective.plugins ?? catalog.defaults;
   entries.forEach((entry, index) => runtime.use(resolvePluginEntry(entry, catalog, index)));
   return runtime;
 }
@@ -53,7 +78,8 @@ export function createCoordinatorWith(catalog: PluginCatalog, config: Coordinato
  * Every problem in a config, without starting anything: core keys, plugin
  * entries, and each plugin's options against its own schema.
  */
-export function checkConfig(config: CoordinatorConfig, catalog: PluginCatalog): ConfigProblem[] {
+export function checkConfig(input: CoordinatorConfig, catalog: PluginCatalog, options: Pick<CreateOptions, 'env' | 'overrides'> = {}): ConfigProblem[] {
+  const config = effectiveConfig(input, options);
   const problems = checkCoreConfig(config);
   const entries = Array.isArray(config.plugins) ? config.plugins : catalog.defaults;
   const seen = new Set<string>();

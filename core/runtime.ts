@@ -45,7 +45,7 @@ export interface RuntimeOptions {
   config: ResolvedConfig;
   /** Use this logger instead of a new one (embedding apps). */
   logger?: Logger;
-  /** Environment plugins read their variables from (default process.env). */
+  /** Environment plugins read their variables from (default: none). */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -67,7 +67,7 @@ export class Coordinator {
   readonly receiveBudget: ByteBudget;
   /** JSON nesting and member limits every door decodes with. */
   readonly jsonLimits: JsonLimits;
-  /** Environment plugins read the original servers' variables from (env overrides the config file). */
+  /** Environment plugins read the original servers' variables from (empty unless the creator passed one). */
   readonly env: Readonly<Record<string, string | undefined>>;
   private readonly tracker: Tracker;
   private readonly plugins: PluginInstance<any>[] = [];
@@ -87,7 +87,7 @@ export class Coordinator {
 
   constructor(options: RuntimeOptions) {
     this.config = options.config;
-    this.env = options.env ?? process.env;
+    this.env = options.env ?? {};
     this.log = options.logger ?? createLogger({ level: options.config.logLevel });
     this.hooks = createHooks();
     this.receiveBudget = new ByteBudget(this.config.maxPendingBytes);

@@ -1,5 +1,6 @@
 // Turn what the user wrote into a ResolvedConfig: validate, fold in the
-// original coordinator's snake_case keys, apply defaults and env overrides.
+// original coordinator's snake_case keys, apply defaults. Environment
+// variables are folded in before (config/env.ts), only where an environment is given.
 
 import path from 'node:path';
 import type { CoordinatorConfig, ResolvedConfig } from './types.js';
@@ -20,11 +21,13 @@ export const CONFIG_DEFAULTS = {
   hookTimeoutMs: 30_000,
   lifecycleTimeoutMs: 30_000,
   logLevel: 'info',
-  dataDir: '.coordinator-data',
 } as const;
 
+/** Where `coordinator start` keeps its files when nothing says otherwise (the library has no default). */
+export const CLI_DEFAULT_DATA_DIR = '.coordinator-data';
+
 export interface ResolveOptions {
-  env?: NodeJS.ProcessEnv;
+  /** The config file, for messages and relative paths. */
   source?: string;
 }
 
@@ -41,13 +44,11 @@ export function checkCoreConfig(config: CoordinatorConfig): ConfigProblem[] {
 export function resolveConfig(config: CoordinatorConfig, options: ResolveOptions = {}): ResolvedConfig {
   const problems = checkCoreConfig(config);
   if (problems.length > 0) throw configError(problems, options.source);
-  const env = options.env ?? process.env;
   // request_timeout is in seconds and 0 means "the default", as in the original.
   const legacyTimeoutMs = config.request_timeout !== undefined && config.request_timeout > 0
     ? Math.round(config.request_timeout * 1000)
     : undefined;
   const baseDir = options.source ? path.dirname(options.source) : process.cwd();
-  const dataDir = env.COORDINATOR_DATA_DIR || config.dataDir || CONFIG_DEFAULTS.dataDir;
   return Object.freeze({
     serviceName: config.serviceName ?? config.service_name ?? CONFIG_DEFAULTS.serviceName,
     socketDir: config.socketDir ?? config.socket_dir ?? CONFIG_DEFAULTS.socketDir,
@@ -62,7 +63,8 @@ export function resolveConfig(config: CoordinatorConfig, options: ResolveOptions
     hookTimeoutMs: config.hookTimeoutMs ?? CONFIG_DEFAULTS.hookTimeoutMs,
     lifecycleTimeoutMs: config.lifecycleTimeoutMs ?? CONFIG_DEFAULTS.lifecycleTimeoutMs,
     logLevel: config.logLevel ?? config.log_level ?? CONFIG_DEFAULTS.logLevel,
-    dataDir: path.resolve(baseDir, dataDir),
+    dataDir: config.dataDir ? path.resolve(baseDir, config.dataDir) : undefined,
+    commandsApi: Object.freeze({ ...(config.commandsApi ?? {}) }),
     pluginOptions: config.pluginOptions ?? {},
     source: options.source,
   });

@@ -19,6 +19,18 @@ export const coreConfigSchema = {
     lifecycleTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic', 'silent'] },
     dataDir: { type: 'string', minLength: 1 },
+    commandsApi: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        auth: { enum: ['none', 'basic', 'bearer', 'custom', 'None', 'Basic', 'Bearer', 'Custom', 'NONE', 'BASIC', 'BEARER', 'CUSTOM'] },
+        user: { type: 'string' },
+        token: { type: 'string' },
+        password: { type: 'string' },
+        custom: { type: 'string' },
+        open: { type: 'boolean' },
+      },
+    },
     plugins: { type: 'array' },
     pluginOptions: { type: 'object', additionalProperties: { type: 'object' } },
     service_name: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9._-]+$' },

@@ -34,9 +34,21 @@ export interface CoordinatorConfig {
   lifecycleTimeoutMs?: number;
   /** 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' (also the original's 'warning', 'panic'). Default 'info'. */
   logLevel?: string;
-  /** Directory for the coordinator's own files (databases). COORDINATOR_DATA_DIR overrides. Default './.coordinator-data'. */
+  /**
+   * Directory for the coordinator's own files (the events database), relative
+   * to the config file. COORDINATOR_DATA_DIR overrides. No default in the
+   * library (nothing is written unless asked); `coordinator start` uses
+   * './.coordinator-data'.
+   */
   dataDir?: string;
-  /** Plugins, in order. Omitted: the built-in default set. */
+  /**
+   * The one credential of the operator and application HTTP APIs (the
+   * streaming commands API, /status, /dashboard). COMMANDS_API_AUTH,
+   * COMMANDS_API_AUTH_USER, _TOKEN, _PASSWORD, _CUSTOM override it. A mode
+   * whose secret is missing keeps the APIs closed (401).
+   */
+  commandsApi?: CommandsApiConfig;
+  /** Plugins, in order. Omitted: none in the library; `coordinator start` picks a set by mode (see the CLI). */
   plugins?: PluginEntry[];
   /** Options of plugins named by string, keyed by plugin name. */
   pluginOptions?: Record<string, Record<string, unknown>>;
@@ -48,6 +60,21 @@ export interface CoordinatorConfig {
   /** Seconds; 0 means the default (60 s). @deprecated use requestTimeoutMs */ request_timeout?: number;
   /** @deprecated use logLevel */ log_level?: string;
   /** Ignored (the original's own flag, kept so its files validate). */ config_file?: string;
+}
+
+export interface CommandsApiConfig {
+  /** 'none' (closed), 'basic', 'bearer' or 'custom'; any case ('Bearer' as the env variable spells it). */
+  auth?: string;
+  /** Basic: the user name. */
+  user?: string;
+  /** Bearer: the token; Basic: the password when `password` is empty (as the original). */
+  token?: string;
+  /** Basic: the password. */
+  password?: string;
+  /** Custom: the exact Authorization header value. */
+  custom?: string;
+  /** Development only: no authentication at all. */
+  open?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -64,7 +91,8 @@ export interface ResolvedConfig {
   readonly hookTimeoutMs: number;
   readonly lifecycleTimeoutMs: number;
   readonly logLevel: string;
-  readonly dataDir: string;
+  readonly dataDir: string | undefined;
+  readonly commandsApi: Readonly<CommandsApiConfig>;
   readonly pluginOptions: Readonly<Record<string, Record<string, unknown>>>;
   /** Where the config came from (file path), if from a file. */
   readonly source: string | undefined;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
+import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
@@ -140,7 +141,10 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     const { log, config } = api;
     const options = overlay(fileOptions, eventCallbacksEnv(api.runtime.env));
     const auth = webhookAuthorization(options);
-    const file = options.databaseFile || path.join(config.dataDir, 'events.sqlite');
+    if (!options.databaseFile && !config.dataDir) {
+      throw new CoordinatorError('ERR_PLUGIN_OPTIONS', 'event-callbacks keeps its durable outbox on disk and has no place for it: set dataDir (or COORDINATOR_DATA_DIR) or the databaseFile option');
+    }
+    const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     const busy = new Set<string>();
     const attempts = new Set<Promise<void>>();

@@ -254,13 +254,10 @@ export const httpServer = definePlugin<HttpServerOptions>({
     api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
     api.readiness(() => server.listening && (!tls || secure?.listening === true));
 
-    // The streaming coordinator's HTTP_PORT and BIND_ADDRESS override the file (an empty
-    // BIND_ADDRESS meant every interface there, and still does).
-    const envPort = intVar(api.runtime.env, 'HTTP_PORT');
-    const envHost = api.runtime.env.BIND_ADDRESS;
+    // HTTP_PORT and BIND_ADDRESS are core settings (externalPort, bindAddress), folded in with the rest of the environment.
     api.onStart(async () => {
-      const host = envHost !== undefined ? envHost || '0.0.0.0' : options.host ?? config.bindAddress;
-      const port = envPort ?? options.port ?? config.externalPort;
+      const host = options.host ?? config.bindAddress;
+      const port = options.port ?? config.externalPort;
       if (host === '0.0.0.0' || host === '::') log.warn({ host }, 'HTTP server listens on every interface');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -10,8 +10,7 @@ import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
-import { authorize, commandsAuthEnv, commandsAuthProblem, unauthorized, type CommandsAuth, type CommandsAuthMode } from '../shared/commands-auth.js';
-import { overlay } from '../shared/env.js';
+import { authorize, commandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
 import { Gauge } from 'prom-client';
 import { createMetrics } from './metrics.js';
 import { collectSnapshot } from './snapshot.js';
@@ -30,14 +29,6 @@ export interface OperationsOptions {
   sessionTtlMs: number;
   /** Most dashboard login sessions alive at once; the oldest is dropped first. */
   maxSessions: number;
-  /** Authorization (defaults from COMMANDS_API_AUTH*). */
-  auth: CommandsAuthMode;
-  user: string;
-  token: string;
-  password: string;
-  custom: string;
-  /** Development only: status and dashboard without authentication. */
-  open: boolean;
 }
 
 const optionsSchema = {
@@ -49,12 +40,6 @@ const optionsSchema = {
     dashboardIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
     sessionTtlMs: { type: 'integer', minimum: 1000, default: 8 * 3_600_000 },
     maxSessions: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
-    auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
-    user: { type: 'string', default: '' },
-    token: { type: 'string', default: '' },
-    password: { type: 'string', default: '' },
-    custom: { type: 'string', default: '' },
-    open: { type: 'boolean', default: false },
   },
 };
 
@@ -67,9 +52,8 @@ export const operations = definePlugin<OperationsOptions>({
   apply(api, options) {
     const { runtime, log } = api;
     const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
-    const env = commandsAuthEnv(runtime.env);
-    const fromFile: CommandsAuth = { mode: options.auth, user: options.user, token: options.token, password: options.password, custom: options.custom, open: options.open };
-    const auth = overlay(fromFile, env);
+    // The same credential as the commands API: config.commandsApi, COMMANDS_API_AUTH* over it.
+    const auth = resolveCommandsAuth(api.config.commandsApi, runtime.env);
     const registry = createMetrics(runtime, options.processMetrics);
     // Login sessions: bounded (oldest dropped first), expired on every tick
     // whether or not a page is open, ended by sign-out.

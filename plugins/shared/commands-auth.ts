@@ -4,6 +4,7 @@
 
 import type http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { CommandsApiConfig } from '../../core/config/types.js';
 
 export type CommandsAuthMode = 'none' | 'basic' | 'bearer' | 'custom';
 
@@ -71,14 +72,29 @@ export function json(res: http.ServerResponse, body: unknown): void {
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(JSON.stringify(body));
 }
 
-/** COMMANDS_API_* from the environment (they override the config file). */
+/** The commands credential: the config's `commandsApi`, with COMMANDS_API_AUTH* from the environment over it. */
+export function resolveCommandsAuth(config: CommandsApiConfig, env: Record<string, string | undefined>): CommandsAuth {
+  const fromEnv = commandsAuthEnv(env);
+  const mode = (fromEnv.mode ?? config.auth?.toLowerCase() ?? 'none') as CommandsAuthMode;
+  return {
+    mode: ['basic', 'bearer', 'custom'].includes(mode) ? mode : 'none',
+    user: fromEnv.user ?? config.user ?? '',
+    token: fromEnv.token ?? config.token ?? '',
+    password: fromEnv.password ?? config.password ?? '',
+    custom: fromEnv.custom ?? config.custom ?? '',
+    open: config.open === true,
+  };
+}
+
+/** COMMANDS_API_* from the environment (they override the config file); empty variables count as unset. */
 export function commandsAuthEnv(env: Record<string, string | undefined>): Partial<Omit<CommandsAuth, 'open'>> {
-  const mode = env.COMMANDS_API_AUTH?.trim().toLowerCase();
+  const value = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const mode = value('COMMANDS_API_AUTH')?.trim().toLowerCase();
   return {
     mode: mode === undefined ? undefined : (['basic', 'bearer', 'custom'].includes(mode) ? mode as CommandsAuthMode : 'none'),
-    user: env.COMMANDS_API_AUTH_USER,
-    token: env.COMMANDS_API_AUTH_TOKEN,
-    password: env.COMMANDS_API_AUTH_PASSWORD,
-    custom: env.COMMANDS_API_AUTH_CUSTOM,
+    user: value('COMMANDS_API_AUTH_USER'),
+    token: value('COMMANDS_API_AUTH_TOKEN'),
+    password: value('COMMANDS_API_AUTH_PASSWORD'),
+    custom: value('COMMANDS_API_AUTH_CUSTOM'),
   };
 }

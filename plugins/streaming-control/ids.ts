@@ -5,12 +5,6 @@ import { randomBytes } from 'node:crypto';
 export const DEFAULT_ID_MAX_LENGTH = 128;
 const ID_CHARS = /^[A-Za-z0-9_-]+$/;
 
-/** ID_MAX_LENGTH as the original read it: not an integer → 128; 0 or less → every id invalid. */
-export function idMaxLength(raw: string | undefined): number {
-  if (raw === undefined || !/^[+-]?\d+$/.test(raw.trim())) return DEFAULT_ID_MAX_LENGTH;
-  return Number.parseInt(raw.trim(), 10);
-}
-
 export function isValidId(value: string, maxLength: number): boolean {
   return value.length > 0 && value.length <= maxLength && ID_CHARS.test(value);
 }

@@ -15,13 +15,13 @@ import type { Provider } from '../../core/provider.js';
 import { HTTP_SERVER_SERVICE, notFound, refuseUpgrade, type HttpServerService } from '../http-server/index.js';
 import { DEFAULT_STREAM_SETTINGS, KEY_AUTH_ATTRIBUTE, PUBLISH_TASK, type PublishArgs, type StreamSettings } from '../key-auth/index.js';
 import { STREAM_AVAILABLE, STREAM_CLOSED } from '../shared/stream-events.js';
-import { overlay, type Env } from '../shared/env.js';
+import { intVar, overlay, type Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
 import { verifyControlToken, type ControlRole } from './control-auth.js';
-import { idMaxLength, isValidId, StreamIdGenerator } from './ids.js';
+import { isValidId, StreamIdGenerator } from './ids.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
-import { authorize, commandsAuthProblem, json, unauthorized, type CommandsAuthMode } from '../shared/commands-auth.js';
+import { authorize, commandsAuthProblem, json, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
 
 export const PLUGIN_NAME = 'streaming-control';
 export const STREAMING_SERVICE = 'streaming.control';
@@ -33,16 +33,8 @@ export interface StreamingControlOptions {
   controlSecret: string;
   /** Development only: accept control connections without a valid token when no secret is set. */
   allowUnauthenticatedControl: boolean;
-  /** ID_MAX_LENGTH (as a string, read as the original did). */
-  idMaxLength: string;
-  /** COMMANDS_API_AUTH: basic | bearer | custom; unset: commands API closed. */
-  commandsAuth: CommandsAuthMode;
-  commandsUser: string;
-  commandsToken: string;
-  commandsPassword: string;
-  commandsCustom: string;
-  /** Development only: commands API without authentication. */
-  commandsApiOpen: boolean;
+  /** ID_MAX_LENGTH: longest channel id and stream key; 0 or less refuses every id (as the original). */
+  idMaxLength: number;
   heartbeatIntervalMs: number;
   inactivityTimeoutMs: number;
   /** Largest control message accepted, bytes. */
@@ -72,13 +64,7 @@ const optionsSchema = {
   properties: {
     controlSecret: { type: 'string', default: '' },
     allowUnauthenticatedControl: { type: 'boolean', default: false },
-    idMaxLength: { type: 'string', default: '128' },
-    commandsAuth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
-    commandsUser: { type: 'string', default: '' },
-    commandsToken: { type: 'string', default: '' },
-    commandsPassword: { type: 'string', default: '' },
-    commandsCustom: { type: 'string', default: '' },
-    commandsApiOpen: { type: 'boolean', default: false },
+    idMaxLength: { type: 'integer', maximum: 65_536, default: 128 },
     heartbeatIntervalMs: { type: 'integer', minimum: 10, default: 20_000 },
     inactivityTimeoutMs: { type: 'integer', minimum: 10, default: 60_000 },
     maxMessageBytes: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024, default: 64 * 1024 },
@@ -90,15 +76,10 @@ const optionsSchema = {
 };
 
 export function streamingEnv(env: Env): Partial<StreamingControlOptions> {
-  const mode = env.COMMANDS_API_AUTH?.trim().toLowerCase();
   return {
     controlSecret: env.CONTROL_SECRET,
-    idMaxLength: env.ID_MAX_LENGTH,
-    commandsAuth: mode === undefined ? undefined : (['basic', 'bearer', 'custom'].includes(mode) ? mode as CommandsAuthMode : 'none'),
-    commandsUser: env.COMMANDS_API_AUTH_USER,
-    commandsToken: env.COMMANDS_API_AUTH_TOKEN,
-    commandsPassword: env.COMMANDS_API_AUTH_PASSWORD,
-    commandsCustom: env.COMMANDS_API_AUTH_CUSTOM,
+    // Not an integer: the default (128), as the original read it.
+    idMaxLength: intVar(env, 'ID_MAX_LENGTH'),
     logMessages: env.LOG_DEBUG === undefined ? undefined : env.LOG_DEBUG === 'YES',
     logRequests: env.LOG_REQUESTS === undefined ? undefined : env.LOG_REQUESTS !== 'NO',
   };
@@ -114,7 +95,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     const { runtime, log } = api;
     const options = overlay(fileOptions, streamingEnv(runtime.env));
     const secret = new TextEncoder().encode(options.controlSecret);
-    const maxIdLength = idMaxLength(options.idMaxLength);
+    const maxIdLength = options.idMaxLength;
     const ids = new StreamIdGenerator();
     const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes });
@@ -297,14 +278,24 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         log.error({ err }, 'control upgrade failed');
         socket.destroy();
       }), PLUGIN_NAME);
+      // A control path without an upgrade answers as the original: the token first, then the handshake's error.
+      http.route('*', path, async (req, res) => {
+        req.resume();
+        const text = (status: number, body: string): void => { res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(body); };
+        if (!options.controlSecret && !options.allowUnauthenticatedControl) return text(403, 'Invalid authentication token.');
+        if (options.controlSecret && !(await verifyControlToken(firstHeader(req.headers, 'x-control-auth-token'), secret, ROLE_PATHS[path]!)).ok) return text(403, 'Invalid authentication token.');
+        if (req.method !== 'GET') return text(405, 'Method Not Allowed');
+        return text(400, "Bad Request\nwebsocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header");
+      }, PLUGIN_NAME);
     }
+    // The streaming original's own paths never reach another plugin (the acomm ingress answers every other path).
+    http.prefixRoute('*', '/ws/', (req, res) => { req.resume(); notFound(res); }, PLUGIN_NAME);
+    http.prefixRoute('*', '/commands/', (req, res) => { req.resume(); notFound(res); }, PLUGIN_NAME);
 
     // ------------------------------------------------------ HTTP routes
 
-    const commandsAuth = {
-      mode: options.commandsAuth, user: options.commandsUser, token: options.commandsToken,
-      password: options.commandsPassword, custom: options.commandsCustom, open: options.commandsApiOpen,
-    };
+    // One credential for every operator API: config.commandsApi, COMMANDS_API_AUTH* over it.
+    const commandsAuth = resolveCommandsAuth(api.config.commandsApi, runtime.env);
 
     function command(method: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
       return (req: http.IncomingMessage, res: http.ServerResponse) => {

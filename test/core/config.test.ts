@@ -1,3 +1,4 @@
+import { applyCoreEnv } from '../../core/config/env.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,9 +61,10 @@ describe('config', () => {
     assert.equal(resolveConfig({}).requestTimeoutMs, 60_000);
   });
 
-  it('COORDINATOR_DATA_DIR overrides the data directory', () => {
-    assert.equal(resolveConfig({ dataDir: '/var/lib/a' }, { env: { COORDINATOR_DATA_DIR: '/var/lib/b' } }).dataDir, '/var/lib/b');
-    assert.equal(resolveConfig({ dataDir: '/var/lib/a' }, { env: {} }).dataDir, '/var/lib/a');
+  it('COORDINATOR_DATA_DIR overrides the data directory where an environment is given; the library has no default', () => {
+    assert.equal(resolveConfig(applyCoreEnv({ dataDir: '/var/lib/a' }, { COORDINATOR_DATA_DIR: '/var/lib/b' })).dataDir, '/var/lib/b');
+    assert.equal(resolveConfig(applyCoreEnv({ dataDir: '/var/lib/a' }, { COORDINATOR_DATA_DIR: '' })).dataDir, '/var/lib/a');
+    assert.equal(resolveConfig({}).dataDir, undefined);
   });
 
   it('loads coordinator.config.ts (with a local import), .json and .yaml', async () => {
