@@ -26,7 +26,7 @@ export function chooseMode(config: CoordinatorConfig, acommFlags: string[], env:
     if (!isMode(chosen)) throw new Error(`--mode / COORDINATOR_MODE must be one of ${Object.keys(PLUGIN_SETS).join(', ')}, got ${JSON.stringify(chosen)}`);
     return { mode: chosen, reason: explicit !== undefined ? '--mode' : 'COORDINATOR_MODE' };
   }
-  const acomm = [...ACOMM_KEYS.filter((k) => (config as Record<string, unknown>)[k] !== undefined), ...acommFlags.map((f) => `--${f}`), ...(env.SOCKET_DIR ? ['SOCKET_DIR'] : [])];
+  const acomm = [...ACOMM_KEYS.filter((k) => (config as Record<string, unknown>)[k] !== undefined), ...acommFlags.map((f) => `--${f}`)];
   const streaming = STREAMING_VARIABLES.filter((v) => env[v]);
   if (acomm.length > 0 && streaming.length === 0) return { mode: 'acomm', reason: `the acomm coordinator's settings are present (${acomm.join(', ')})` };
   if (streaming.length > 0 && acomm.length === 0) return { mode: 'streaming', reason: `the streaming coordinator's variables are present (${streaming.join(', ')})` };
