@@ -18,7 +18,7 @@ export function createCoordinator(config: CoordinatorConfig = {}, options: Creat
 }
 
 /** Every problem in a config (core keys, plugin entries, plugin options), without starting anything. */
-export function checkConfig(config: CoordinatorConfig, options: Pick<CreateOptions, 'env' | 'overrides'> = {}): ConfigProblem[] {
+export function checkConfig(config: CoordinatorConfig, options: Pick<CreateOptions, 'env' | 'overrides' | 'source'> = {}): ConfigProblem[] {
   return checkConfigWith(config, { builtins: builtinPlugins, defaults: [] }, options);
 }
 
@@ -27,7 +27,7 @@ export { Coordinator, validateRequest } from './core/runtime.js';
 export type { DispatchOptions, CallOptions, RuntimeState } from './core/runtime.js';
 export type { CreateOptions } from './core/create.js';
 export { definePlugin } from './core/plugin.js';
-export type { PluginApi, PluginDefinition, PluginFactory, PluginInstance, PluginLike, JsonSchema, LifecycleFn } from './core/plugin.js';
+export type { PluginApi, PluginDefinition, PluginFactory, PluginInstance, PluginLike, JsonSchema, LifecycleFn, PluginCheckContext, PluginCheckProblem } from './core/plugin.js';
 export { defineConfig } from './core/config/types.js';
 export type { CoordinatorConfig, ResolvedConfig, PluginEntry } from './core/config/types.js';
 export { resolveConfig, CONFIG_DEFAULTS } from './core/config/resolve.js';

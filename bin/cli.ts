@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, PLUGIN_SETS, CONFIG_DEFAULTS, type CoordinatorConfig } from '../index.js';
 import { effectiveConfig } from '../core/create.js';
+import { formatProblem } from '../core/config/validate.js';
 import { CLI_DEFAULT_DATA_DIR } from '../core/config/resolve.js';
 import { chooseMode, type ModeChoice } from './mode.js';
 import { fetchStatus, formatSnapshot } from './status.js';
@@ -138,14 +139,17 @@ async function prepare(flags: Flags): Promise<Prepared> {
 
 async function validate(flags: Flags, io: CliIO): Promise<number> {
   const { config, source, overrides, env } = await prepare(flags);
-  const problems = checkConfig(config, { env, overrides });
+  const found = checkConfig(config, { env, overrides, ...(source ? { source } : {}) });
+  const problems = found.filter((p) => p.severity !== 'warning');
+  const warnings = found.filter((p) => p.severity === 'warning');
   const where = source ?? 'embedded defaults';
+  for (const w of warnings) io.err(`warning: ${formatProblem(w)}\n`);
   if (problems.length === 0) {
-    io.out(`${where}: configuration is valid\n`);
+    io.out(`${where}: configuration is valid${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
     return 0;
   }
   io.err(`${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
-  for (const p of problems) io.err(`  ${p.path}: ${p.message} [rule: ${p.rule}]\n`);
+  for (const p of problems) io.err(`  ${formatProblem(p)}\n`);
   return 1;
 }
 
@@ -172,10 +176,10 @@ async function status(flags: Flags, io: CliIO): Promise<number> {
 
 async function start(flags: Flags, io: CliIO): Promise<number> {
   const { config, source, overrides, env, mode } = await prepare(flags);
-  const problems = checkConfig(config, { env, overrides });
+  const problems = checkConfig(config, { env, overrides, ...(source ? { source } : {}) }).filter((p) => p.severity !== 'warning');
   if (problems.length > 0) {
-    io.err(`${source ?? 'config'}: ${problems.length} problem(s); nothing started\n`);
-    for (const p of problems) io.err(`  ${p.path}: ${p.message} [rule: ${p.rule}]\n`);
+    io.err(`${source ?? 'config'}: ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing started\n`);
+    for (const p of problems) io.err(`  ${formatProblem(p)}\n`);
     return 1;
   }
   const runtime = createCoordinator(config, { env, overrides, ...(source ? { source } : {}) });

@@ -6,7 +6,10 @@ import { CoordinatorError } from './errors.js';
 import type { CoordinatorConfig, PluginEntry } from './config/types.js';
 import { checkCoreConfig, resolveConfig } from './config/resolve.js';
 import { applyCoreEnv, cleanEnv } from './config/env.js';
-import { validateAgainst, type ConfigProblem } from './config/validate.js';
+import type { ConfigProblem } from './config/validate.js';
+import { didYouMean } from './config/suggest.js';
+import { resolvePluginOptions } from './plugin-options.js';
+import type { ResolvedConfig } from './config/types.js';
 import type { Logger } from './logger.js';
 import { toPluginInstance, type PluginFactory, type PluginLike } from './plugin.js';
 
@@ -34,7 +37,7 @@ export interface PluginCatalog {
 export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, index: number): PluginLike {
   if (typeof entry === 'string') {
     const factory = catalog.builtins[entry];
-    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry}${didYouMean(entry, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')})`);
     return factory;
   }
   if (typeof entry === 'function' || (typeof entry === 'object' && entry !== null && ('definition' in entry || 'apply' in entry))) {
@@ -43,7 +46,7 @@ export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, i
   if (typeof entry === 'object' && entry !== null && typeof (entry as { name?: unknown }).name === 'string') {
     const named = entry as { name: string; options?: Record<string, unknown> };
     const factory = catalog.builtins[named.name];
-    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${named.name} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${named.name}${didYouMean(named.name, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')})`);
     return factory(named.options ?? {});
   }
   throw new CoordinatorError('ERR_CONFIG', `config.plugins[${index}] must be a plugin, a built-in plugin name or { name, options }`);
@@ -78,9 +81,18 @@ export function createCoordinatorWith(catalog: PluginCatalog, config: Coordinato
  * Every problem in a config, without starting anything: core keys, plugin
  * entries, and each plugin's options against its own schema.
  */
-export function checkConfig(input: CoordinatorConfig, catalog: PluginCatalog, options: Pick<CreateOptions, 'env' | 'overrides'> = {}): ConfigProblem[] {
+export function checkConfig(input: CoordinatorConfig, catalog: PluginCatalog, options: Pick<CreateOptions, 'env' | 'overrides' | 'source'> = {}): ConfigProblem[] {
   const config = effectiveConfig(input, options);
   const problems = checkCoreConfig(config);
+  let resolved: ResolvedConfig | undefined;
+  if (problems.length === 0) {
+    try {
+      resolved = resolveConfig(config, options.source ? { source: options.source } : {});
+    } catch {
+      // reported by checkCoreConfig
+    }
+  }
+  const env = cleanEnv(options.env ?? {});
   const entries = Array.isArray(config.plugins) ? config.plugins : catalog.defaults;
   const seen = new Set<string>();
   entries.forEach((entry, index) => {
@@ -88,23 +100,36 @@ export function checkConfig(input: CoordinatorConfig, catalog: PluginCatalog, op
     try {
       instance = toPluginInstance(resolvePluginEntry(entry, catalog, index));
     } catch (err) {
-      problems.push({ path: `config.plugins[${index}]`, rule: 'plugin', message: (err as Error).message });
+      problems.push({ path: `config.plugins[${index}]`, rule: 'plugin', message: (err as Error).message.replace(/^config\.plugins\[\d+\]: /, '') });
       return;
     }
     const { definition } = instance;
     if (seen.has(definition.name)) {
-      problems.push({ path: `config.plugins[${index}]`, rule: 'unique', message: `plugin ${definition.name} is listed twice (unique)` });
+      problems.push({ path: `config.plugins[${index}]`, rule: 'unique', message: `plugin ${definition.name} is listed twice` });
     }
     for (const dependency of definition.dependencies ?? []) {
       if (!seen.has(dependency)) {
-        problems.push({ path: `config.plugins[${index}]`, rule: 'dependencies', message: `plugin ${definition.name} needs plugin ${dependency} listed before it (dependencies)` });
+        problems.push({ path: `config.plugins[${index}]`, rule: 'dependencies', message: `plugin ${definition.name} needs plugin ${dependency} listed before it` });
       }
     }
     seen.add(definition.name);
-    if (definition.optionsSchema) {
-      const options = { ...(config.pluginOptions?.[definition.name] ?? {}), ...(instance.options ?? {}) };
-      problems.push(...validateAgainst(definition.optionsSchema, options, `plugins.${definition.name}`));
+    if (resolved) {
+      problems.push(...resolvePluginOptions(instance, config.pluginOptions?.[definition.name], { config: resolved, env }).problems);
     }
   });
-  return problems;
+  // Options for a plugin that is not configured would be dropped without a word.
+  for (const name of Object.keys(config.pluginOptions ?? {})) {
+    if (seen.has(name)) continue;
+    const known = Object.prototype.hasOwnProperty.call(catalog.builtins, name);
+    problems.push({
+      path: `config.pluginOptions.${name}`,
+      rule: 'plugin',
+      message: known
+        ? `plugin ${name} is not in config.plugins, so these options would be ignored: add it to plugins or remove them`
+        : `no plugin named ${name} is configured${didYouMean(name, [...seen, ...Object.keys(catalog.builtins)])}`,
+    });
+  }
+  // The same warning from two plugins (one shared credential) is one problem.
+  return problems.filter((p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i
+    && !(p.severity === 'warning' && problems.findIndex((q) => q.severity === 'warning' && q.message === p.message) !== i));
 }

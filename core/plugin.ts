@@ -40,14 +40,41 @@ export interface PluginApi {
   readiness(check: () => boolean): void;
 }
 
+/** What a plugin's `check` may look at besides its options. */
+export interface PluginCheckContext {
+  readonly config: ResolvedConfig;
+  /** The environment the runtime was given (empty when none). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A problem `check` found: `path` is relative to the plugin's options ('' for the plugin as a whole). */
+export interface PluginCheckProblem {
+  path: string;
+  message: string;
+  /** 'error' (default): start refuses; 'warning': start goes on, validate reports it. */
+  severity?: 'error' | 'warning';
+}
+
 export interface PluginDefinition<O = Record<string, unknown>> {
   /** Unique name; used for taps, logs, errors and the config key of its options. */
   readonly name: string;
   readonly version?: string;
   /** Names of plugins that must be registered before this one. */
   readonly dependencies?: readonly string[];
-  /** JSON schema for the options; defaults in it are applied. */
+  /** JSON schema for the options; defaults in it are applied. Give each property a `description` (the option reference is generated from it). */
   readonly optionsSchema?: JsonSchema;
+  /**
+   * Options taken from environment variables (the originals' variables),
+   * applied over the configured options when the runtime was given an
+   * environment. Return only the variables that are set.
+   */
+  env?(env: Readonly<Record<string, string | undefined>>): Partial<O>;
+  /**
+   * Checks beyond the schema that start would otherwise fail on (a URL that
+   * does not parse, a secret that is missing), run with the final options by
+   * both start and `coordinator validate`.
+   */
+  check?(options: O, context: PluginCheckContext): PluginCheckProblem[];
   /** Tap hooks and register lifecycle work. Never tap per request. */
   apply(api: PluginApi, options: O): void | Promise<void>;
 }

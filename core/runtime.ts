@@ -17,7 +17,8 @@ import type { PluginApi, PluginInstance, PluginLike, LifecycleFn } from './plugi
 import { toPluginInstance } from './plugin.js';
 import { Tracker, type TrackedRequest } from './tracker.js';
 import type { ResolvedConfig } from './config/types.js';
-import { validateAgainst, configError } from './config/validate.js';
+import { configError } from './config/validate.js';
+import { resolvePluginOptions } from './plugin-options.js';
 import { schemeOf } from './wire-url.js';
 import type { CoordinatorEvent } from './events.js';
 import { fanOut, type FanOutMember } from './fanout.js';
@@ -141,17 +142,13 @@ export class Coordinator {
 
   private resolvePluginOptions(instance: PluginInstance<any>): Record<string, unknown> {
     const { definition } = instance;
-    const fromConfig = this.config.pluginOptions[definition.name] ?? {};
-    // A shallow copy: options may hold functions or class instances; ajv fills defaults into it.
-    const options: Record<string, unknown> = { ...fromConfig, ...(instance.options ?? {}) };
-    if (definition.optionsSchema) {
-      const problems = validateAgainst(definition.optionsSchema, options, `plugins.${definition.name}`);
-      if (problems.length > 0) {
-        const err = configError(problems, this.config.source);
-        throw new CoordinatorError('ERR_PLUGIN_OPTIONS', err.message.replace('invalid configuration', `invalid options for plugin ${definition.name}`), {
-          details: { plugin: definition.name, problems },
-        });
-      }
+    const { options, problems } = resolvePluginOptions(instance, this.config.pluginOptions[definition.name], { config: this.config, env: this.env });
+    const errors = problems.filter((p) => p.severity !== 'warning');
+    if (errors.length > 0) {
+      const err = configError(errors, this.config.source);
+      throw new CoordinatorError('ERR_PLUGIN_OPTIONS', err.message.replace('invalid configuration', `invalid options for plugin ${definition.name}`), {
+        details: { plugin: definition.name, problems: errors },
+      });
     }
     return options;
   }

@@ -19,11 +19,15 @@ export interface LoadedConfig {
 const loadTypeScript: Loader = async (filepath) => {
   const { tsImport } = await import('tsx/esm/api');
   const href = pathToFileURL(filepath).href;
-  const mod = (await tsImport(href, { parentURL: href })) as { default?: unknown };
-  let value: unknown = mod.default ?? mod;
-  // A CommonJS-style transpile can wrap the default export once more.
-  if (value && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
-    value = (value as { default: unknown }).default;
+  const mod = (await tsImport(href, { parentURL: href })) as Record<string, unknown>;
+  let exports: Record<string, unknown> = mod;
+  // Run as CommonJS, the namespace's default is module.exports, which holds the ES exports.
+  const inner = mod.default;
+  if (inner && typeof inner === 'object' && Object.prototype.hasOwnProperty.call(inner, '__esModule')) exports = inner as Record<string, unknown>;
+  const value: unknown = exports.default;
+  if (value === undefined) {
+    const named = Object.keys(exports).filter((k) => k !== '__esModule' && k !== 'default' && k !== 'module.exports');
+    throw new CoordinatorError('ERR_CONFIG', `${filepath} has no default export${named.length > 0 ? ` (it exports ${named.join(', ')})` : ''}: write export default defineConfig({ … })`);
   }
   return typeof value === 'function' ? await (value as () => unknown)() : value;
 };
@@ -35,7 +39,7 @@ function explorer() {
       `${MODULE_NAME}.config.cjs`, `${MODULE_NAME}.config.json`, `${MODULE_NAME}.config.yaml`, `${MODULE_NAME}.config.yml`,
     ],
     searchStrategy: 'none',
-    loaders: { '.ts': loadTypeScript, '.mts': loadTypeScript, '.cts': loadTypeScript },
+    loaders: { '.ts': loadTypeScript, '.mts': loadTypeScript, '.cts': loadTypeScript, '.js': loadTypeScript, '.mjs': loadTypeScript },
   });
 }
 

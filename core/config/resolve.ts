@@ -36,7 +36,7 @@ export function checkCoreConfig(config: CoordinatorConfig): ConfigProblem[] {
   const { plugins: _plugins, ...core } = config as CoordinatorConfig & Record<string, unknown>;
   const problems = validateAgainst(coreConfigSchema, core, 'config');
   if (config.plugins !== undefined && !Array.isArray(config.plugins)) {
-    problems.push({ path: 'config.plugins', rule: 'type', message: 'config.plugins must be array (type)' });
+    problems.push({ path: 'config.plugins', rule: 'type', message: 'must be array' });
   }
   return problems;
 }

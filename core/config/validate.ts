@@ -3,16 +3,20 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CoordinatorError } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 export interface ConfigProblem {
   /** e.g. 'config.externalPort' or 'plugins.unix-transport.maxFrameBytes'. */
   path: string;
-  /** The schema keyword that failed: 'maximum', 'type', 'additionalProperties', … */
+  /** The schema keyword that failed: 'maximum', 'type', 'additionalProperties', …, or 'check', 'plugin'. */
   rule: string;
+  /** What is wrong, without the path (printed as `<path>: <message>`). */
   message: string;
+  /** 'error' (default): start refuses the config; 'warning': it starts, but look. */
+  severity?: 'error' | 'warning';
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true });
 const cache = new WeakMap<object, ValidateFunction>();
 
 function compile(schema: object): ValidateFunction {
@@ -35,32 +39,55 @@ function describe(prefix: string, error: ErrorObject): ConfigProblem {
   const params = error.params as Record<string, unknown>;
   let message: string;
   switch (error.keyword) {
-    case 'additionalProperties':
-      path = `${path}.${String(params.additionalProperty)}`;
-      message = `${path} is not a known option`;
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      path = `${path}.${key}`;
+      const known = Object.keys((error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+      message = `is not a known option${didYouMean(key, known)}`;
       break;
+    }
     case 'required':
       path = `${path}.${String(params.missingProperty)}`;
-      message = `${path} is required`;
+      message = 'is required';
       break;
     case 'enum':
-      message = `${path} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'anyOf':
+    case 'oneOf':
+      message = 'matches none of the allowed forms';
       break;
     default:
-      message = `${path} ${error.message ?? 'is invalid'}`;
+      message = error.message ?? 'is invalid';
   }
-  return { path, rule: error.keyword, message: `${message} (${error.keyword})` };
+  return { path, rule: error.keyword, message };
+}
+
+/** `<path>: <message> [rule: <rule>]`, as the CLI prints a problem. */
+export function formatProblem(problem: ConfigProblem): string {
+  return `${problem.path}: ${problem.message} [rule: ${problem.rule}]`;
+}
+
+/** One line per problem: ajv can report the same path and text more than once (anyOf branches). */
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Validate `data` in place (defaults applied); return every problem found. */
 export function validateAgainst(schema: object, data: unknown, prefix: string): ConfigProblem[] {
   const validate = compile(schema);
   if (validate(data)) return [];
-  return (validate.errors ?? []).map((e) => describe(prefix, e));
+  return dedupe((validate.errors ?? []).map((e) => describe(prefix, e)));
 }
 
 export function configError(problems: ConfigProblem[], source?: string): CoordinatorError {
   const where = source ? ` in ${source}` : '';
-  const list = problems.map((p) => `  - ${p.message}`).join('\n');
+  const list = problems.map((p) => `  - ${formatProblem(p)}`).join('\n');
   return new CoordinatorError('ERR_CONFIG', `invalid configuration${where}:\n${list}`, { details: { problems } });
 }

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
-import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
+import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
 import { Outbox, type OutboxRow } from './outbox.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
@@ -137,13 +137,17 @@ type PendingEvent = { type: typeof STREAM_AVAILABLE; data: StreamAvailableEvent 
 export const eventCallbacks = definePlugin<EventCallbacksOptions>({
   name: PLUGIN_NAME,
   optionsSchema,
-  apply(api, fileOptions) {
-    const { log, config } = api;
-    const options = overlay(fileOptions, eventCallbacksEnv(api.runtime.env));
-    const auth = webhookAuthorization(options);
+  env: eventCallbacksEnv,
+  check(options, { config }) {
+    const problems = webhookProblems(options, 'EVENT_CALLBACK_URL');
     if (!options.databaseFile && !config.dataDir) {
-      throw new CoordinatorError('ERR_PLUGIN_OPTIONS', 'event-callbacks keeps its durable outbox on disk and has no place for it: set dataDir (or COORDINATOR_DATA_DIR) or the databaseFile option');
+      problems.push({ path: 'databaseFile', message: 'event-callbacks keeps its durable outbox on disk and has no place for it: set dataDir (or COORDINATOR_DATA_DIR) or the databaseFile option' });
     }
+    return problems;
+  },
+  apply(api, options) {
+    const { log, config } = api;
+    const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     const busy = new Set<string>();

@@ -9,7 +9,7 @@ import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Request } from '../../core/model.js';
 import type { RequestContext } from '../../core/context.js';
-import { webhookAuthorization, webhookEnv, webhookOptionsSchema, type WebhookOptions } from '../shared/webhook-auth.js';
+import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
 import { overlay, type Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
@@ -64,9 +64,10 @@ export function keyAuthEnv(env: Env): Partial<KeyAuthOptions> {
 export const keyAuth = definePlugin<KeyAuthOptions>({
   name: PLUGIN_NAME,
   optionsSchema,
-  apply(api, fileOptions) {
+  env: keyAuthEnv,
+  check: (options) => webhookProblems(options, 'KEY_VERIFICATION_URL'),
+  apply(api, options) {
     const { log } = api;
-    const options = overlay(fileOptions, keyAuthEnv(api.runtime.env));
     const auth = webhookAuthorization(options);
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
     const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();

@@ -49,6 +49,10 @@ export const operations = definePlugin<OperationsOptions>({
   name: PLUGIN_NAME,
   dependencies: ['http-server'],
   optionsSchema,
+  check(_options, { config, env }) {
+    const credential = commandsAuthProblem(resolveCommandsAuth(config.commandsApi, env));
+    return credential ? [{ path: '', message: `${credential}: the commands API, /status and /dashboard stay closed (401 to everyone)`, severity: 'warning' }] : [];
+  },
   apply(api, options) {
     const { runtime, log } = api;
     const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);

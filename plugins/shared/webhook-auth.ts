@@ -36,10 +36,13 @@ export interface WebhookOptions {
   custom: string;
 }
 
+/** An auth mode in any case, as the variables spell it ('Bearer') or the docs ('bearer'). */
+export const AUTH_MODE_SCHEMA = { enum: ['none', 'basic', 'bearer', 'custom', 'None', 'Basic', 'Bearer', 'Custom', 'NONE', 'BASIC', 'BEARER', 'CUSTOM'] } as const;
+
 /** JSON-schema properties of WebhookOptions. */
 export const webhookOptionsSchema = {
   url: { type: 'string', default: '' },
-  auth: { enum: ['none', 'basic', 'bearer', 'custom'], default: 'none' },
+  auth: { ...AUTH_MODE_SCHEMA, default: 'none' },
   user: { type: 'string', default: '' },
   password: { type: 'string', default: '' },
   token: { type: 'string', default: '' },
@@ -63,5 +66,18 @@ export function webhookEnv(env: Record<string, string | undefined>, prefix: stri
 }
 
 export function webhookAuthorization(options: WebhookOptions): string | undefined {
-  return authorizationHeader({ mode: options.auth, user: options.user, password: options.password, token: options.token, custom: options.custom });
+  return authorizationHeader({ mode: parseAuthMode(options.auth), user: options.user, password: options.password, token: options.token, custom: options.custom });
+}
+
+/** Problems of a webhook's options that would otherwise surface only at the first call. */
+export function webhookProblems(options: WebhookOptions, variable: string): Array<{ path: string; message: string }> {
+  if (!options.url) return [];
+  let url: URL | undefined;
+  try {
+    url = new URL(options.url);
+  } catch {
+    return [{ path: 'url', message: `${JSON.stringify(options.url)} is not a URL (${variable}): write an absolute http(s) URL` }];
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return [{ path: 'url', message: `${url.protocol} is not http: or https: (${variable})` }];
+  return [];
 }

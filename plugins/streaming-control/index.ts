@@ -91,9 +91,16 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
   name: PLUGIN_NAME,
   dependencies: ['http-server', 'key-auth'],
   optionsSchema,
-  apply(api, fileOptions) {
+  env: streamingEnv,
+  check(options, { config, env }) {
+    const problems: Array<{ path: string; message: string; severity: 'warning' }> = [];
+    const credential = commandsAuthProblem(resolveCommandsAuth(config.commandsApi, env));
+    if (credential) problems.push({ path: '', message: `${credential}: the commands API, /status and /dashboard stay closed (401 to everyone)`, severity: 'warning' });
+    if (!options.controlSecret && !options.allowUnauthenticatedControl) problems.push({ path: 'controlSecret', message: 'CONTROL_SECRET is not set: control channels are closed (every ingest server and encoder is refused)', severity: 'warning' });
+    return problems;
+  },
+  apply(api, options) {
     const { runtime, log } = api;
-    const options = overlay(fileOptions, streamingEnv(runtime.env));
     const secret = new TextEncoder().encode(options.controlSecret);
     const maxIdLength = options.idMaxLength;
     const ids = new StreamIdGenerator();

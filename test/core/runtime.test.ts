@@ -217,7 +217,7 @@ describe('runtime: plugins', () => {
       apply(_api, options) { applied = options.max === 10; },
     });
     const bad = makeRuntime({}, [limited({ max: 1000 })]);
-    await assert.rejects(bad.start(), rejectsWith('ERR_PLUGIN_OPTIONS', /plugins\.limited\.max must be <= 100/));
+    await assert.rejects(bad.start(), rejectsWith('ERR_PLUGIN_OPTIONS', /plugins\.limited\.max: must be <= 100/));
     const good = makeRuntime({}, [limited()]);
     await good.start();
     assert.equal(applied, true, 'schema default applied');
