@@ -28,6 +28,7 @@ export const ERROR_CATALOG = {
   ERR_DUPLICATE_ID: { wire: 'request id already tracked', hint: 'Another request with this id is still in flight; use a fresh id.', status: 409, retryable: false },
   ERR_NO_PROVIDER: { wire: 'no providers available for task', hint: 'No provider serves this task: start one, or check the socket directory.', status: 404, retryable: true },
   ERR_PROVIDER_FAILED: { wire: 'provider failed', hint: 'Every provider of the task refused or could not be reached; see the attempts in the log.', status: 502, retryable: true },
+  ERR_PROVIDER_GONE: { wire: 'provider gone', hint: 'The provider that accepted the request stopped (its socket refuses or vanished) before answering; retry, and check why the provider died.', status: 502, retryable: true },
   ERR_TIMEOUT: { wire: 'response timeout', hint: 'The provider did not answer in time; raise the timeout or check the provider.', status: 504, retryable: true },
   ERR_SHUTTING_DOWN: { wire: 'coordinator shutting down', hint: 'The coordinator is stopping; retry against another instance or after restart.', status: 503, retryable: true },
   ERR_OVERLOADED: { wire: 'coordinator overloaded', hint: 'A limit on what the coordinator holds at once was reached (bytes being received, open stream bridges, connections); retry shortly, or raise the limit named in the message.', status: 503, retryable: true },

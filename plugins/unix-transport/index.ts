@@ -20,6 +20,8 @@ import { FrameServer, createResponseSocket, type BadFrameReason } from './frame-
 import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
+import { ProviderWatch } from './provider-watch.js';
+import { errorResponse } from '../../core/model.js';
 
 export const PLUGIN_NAME = 'unix-transport';
 export const UNIX_TRANSPORT_SERVICE = 'unix.transport';
@@ -45,6 +47,8 @@ export interface UnixTransportOptions {
   streamTtlMs: number;
   /** Most connections open at once on the request socket. Default: a quarter of the process's open-files limit. */
   maxConnections?: number;
+  /** How often to check that providers with unanswered requests are still listening, ms (a dead one fails its requests with ERR_PROVIDER_GONE). 0: never. */
+  providerWatchMs: number;
 }
 
 /** What the unix transport offers other plugins (declare 'unix-transport' as a dependency). */
@@ -79,6 +83,7 @@ const optionsSchema = {
     legacyStreamKey: { type: 'boolean', default: false },
     streamTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    providerWatchMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 1000 },
   },
 };
 
@@ -105,6 +110,16 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     const offered = new Set<OfferedStream>();
 
     const sendOptions = { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes };
+    const watch = options.providerWatchMs > 0 ? new ProviderWatch({
+      intervalMs: options.providerWatchMs,
+      isOpen: (id) => runtime.trackedRequest(id) !== undefined,
+      onGone(socketPath, ids) {
+        log.warn({ provider: socketPath, requests: ids.length }, 'provider gone with requests unanswered; failing them now');
+        for (const id of ids) {
+          runtime.receiveResponse(errorResponse(id, `provider gone: ${socketPath} stopped listening before answering`, 'ERR_PROVIDER_GONE'));
+        }
+      },
+    }) : undefined;
     const sendMessage = (socketPath: string, json: string) => sendFrameMessage(socketPath, json, sendOptions);
 
     // ---------------------------------------------------------- providers
@@ -128,6 +143,8 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
               if (error === '') {
                 context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
                 if (attempts.length > 0) runtime.telemetry.emit('provider:failover', { task, provider: socket.path });
+                // Its answer comes back through us: notice if it dies first.
+                if (!hookIsUnix) watch?.add(socket.path, request.id);
                 return { direct: hookIsUnix };
               }
             } catch (err) {
@@ -258,6 +275,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     // Stop taking requests first; responses keep arriving while in-flight requests drain.
     api.onDrain(() => requestServer.close());
     api.onStop(async () => {
+      watch?.stop();
       await responseServer.close();
       await Promise.all([...offered].map((s) => s.close()));
     });
