@@ -7,6 +7,7 @@ import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { CoordinatorError } from '../errors.js';
 import type { CoordinatorConfig } from './types.js';
+import { resolveOwnPackageFromConfigs } from './self-resolve.js';
 
 export const MODULE_NAME = 'coordinator';
 
@@ -18,6 +19,8 @@ export interface LoadedConfig {
 
 const loadTypeScript: Loader = async (filepath) => {
   const { tsImport } = await import('tsx/esm/api');
+  // The runtime itself, for configs that import 'coordinator-runtime' from outside any project.
+  resolveOwnPackageFromConfigs((await import('../../index.js')) as Record<string, unknown>);
   const href = pathToFileURL(filepath).href;
   const mod = (await tsImport(href, { parentURL: href })) as Record<string, unknown>;
   let exports: Record<string, unknown> = mod;

@@ -41,7 +41,7 @@ function isStreamResult(value: unknown): value is TaskResultWithStream {
 
 export const inProcessProvider = definePlugin<InProcessProviderOptions>({
   name: PLUGIN_NAME,
-  optionsSchema: { type: 'object', properties: { tasks: { type: 'object' } } },
+  optionsSchema: { type: 'object', properties: { tasks: { description: 'Task name → handler function (args, context) => result; given in code, or added later through the inproc.tasks service.', type: 'object' } } },
   apply(api, options) {
     const handlers = new Map<string, TaskHandler>(Object.entries(options.tasks ?? {}));
     const runtime = api.runtime;

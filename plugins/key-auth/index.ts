@@ -48,11 +48,11 @@ const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    ...webhookOptionsSchema,
-    timeoutMs: { type: 'integer', minimum: 1, maximum: 120_000, default: 15_000 },
-    cacheTtlMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 },
-    failOpen: { type: 'boolean', default: false },
-    rpcTasks: { type: 'array', items: { type: 'string' }, default: [] },
+    ...webhookOptionsSchema('KEY_VERIFICATION'),
+    timeoutMs: { description: "The whole verification must finish within this, ms (below the ingest server's 20 s wait).", type: 'integer', minimum: 1, maximum: 120_000, default: 15_000 },
+    cacheTtlMs: { description: "Cache positive answers this long, ms (0: off).", type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 },
+    failOpen: { description: "Admit when the verifier cannot be reached (timeout, connection error). Off: fail closed.", type: 'boolean', default: false },
+    rpcTasks: { description: "Other tasks to verify against the URL (generic mode): headers x-coordinator-task, x-coordinator-request-id, x-user-ip; body: the args as JSON.", type: 'array', items: { type: 'string' }, default: [] },
   },
 };
 

@@ -35,11 +35,11 @@ const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    processMetrics: { type: 'boolean', default: true },
-    protectMetrics: { type: 'boolean', default: false },
-    dashboardIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
-    sessionTtlMs: { type: 'integer', minimum: 1000, default: 8 * 3_600_000 },
-    maxSessions: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+    processMetrics: { description: "Include process metrics (CPU, memory, event loop lag, GC) in /metrics.", type: 'boolean', default: true },
+    protectMetrics: { description: "Require the commands API credential for /metrics too.", type: 'boolean', default: false },
+    dashboardIntervalMs: { description: "Dashboard refresh interval, ms.", type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
+    sessionTtlMs: { description: "Dashboard login sessions last this long, ms.", type: 'integer', minimum: 1000, default: 8 * 3_600_000 },
+    maxSessions: { description: "Most dashboard login sessions alive at once; the oldest is dropped first.", type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
   },
 };
 

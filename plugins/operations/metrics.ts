@@ -15,9 +15,21 @@ function optional<T>(runtime: Coordinator, name: string): T | undefined {
   return runtime.hasService(name) ? runtime.service<T>(name) : undefined;
 }
 
+/** A counter whose value a plugin keeps (read at scrape time); named with _total as Prometheus counters are. */
+function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name, help, registers: [registry],
+    collect() {
+      this.reset();
+      const value = read();
+      if (value > 0) this.inc(value);
+    },
+  });
+}
+
 export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean): Registry {
   const registry = new Registry();
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'coordinator_process_' });
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'coordinator_' });
 
   const requests = new Counter({ name: 'coordinator_requests_total', help: 'Requests settled, by task and outcome (ok, forwarded, or the error code)', labelNames: ['task', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'coordinator_request_duration_seconds', help: 'Time from dispatch to response delivery', labelNames: ['task', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
@@ -50,7 +62,7 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
 
   const streams = () => optional<StreamProxyService>(runtime, 'stream.proxy');
   new Gauge({ name: 'coordinator_stream_proxy_open_streams', help: 'Streams being proxied now', registers: [registry], collect() { this.set(streams()?.open ?? 0); } });
-  new Gauge({ name: 'coordinator_stream_proxy_bytes', help: 'Bytes proxied since start (a counter read from the plugin)', registers: [registry], collect() { this.set(streams()?.bytes ?? 0); } });
+  readCounter(registry, 'coordinator_stream_proxy_bytes_total', 'Bytes proxied since start', () => streams()?.bytes ?? 0);
   new Gauge({ name: 'coordinator_stream_proxy_tokens', help: 'Stream tokens issued and not yet used or expired', registers: [registry], collect() { this.set(streams()?.size ?? 0); } });
 
   const streaming = () => optional<StreamingService>(runtime, 'streaming.control');
@@ -69,11 +81,11 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
   const outbox = () => optional<EventCallbacksService>(runtime, 'event-callbacks')?.stats();
   new Gauge({ name: 'coordinator_callback_outbox_depth', help: 'Callbacks waiting in the outbox', registers: [registry], collect() { this.set(outbox()?.depth ?? 0); } });
   new Gauge({ name: 'coordinator_callback_oldest_undelivered_seconds', help: 'Age of the oldest undelivered callback', registers: [registry], collect() { this.set((outbox()?.oldestAgeMs ?? 0) / 1000); } });
-  new Gauge({ name: 'coordinator_callback_retries', help: 'Callback retries since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.retries ?? 0); } });
-  new Gauge({ name: 'coordinator_callback_delivered', help: 'Callbacks delivered since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.delivered ?? 0); } });
+  readCounter(registry, 'coordinator_callback_retries_total', 'Callback retries', () => outbox()?.retries ?? 0);
+  readCounter(registry, 'coordinator_callback_delivered_total', 'Callbacks delivered', () => outbox()?.delivered ?? 0);
   new Gauge({ name: 'coordinator_callback_unstored_events', help: 'Events waiting in memory because the outbox could not store them (full disk, locked database)', registers: [registry], collect() { this.set(outbox()?.unstored ?? 0); } });
-  new Gauge({ name: 'coordinator_callback_store_failures', help: 'Outbox writes that failed since start (a counter read from the plugin)', registers: [registry], collect() { this.set(outbox()?.storeFailures ?? 0); } });
-  new Gauge({ name: 'coordinator_callback_lost_events', help: 'Events dropped because the in-memory queue for unstorable events was full', registers: [registry], collect() { this.set(outbox()?.lost ?? 0); } });
+  readCounter(registry, 'coordinator_callback_store_failures_total', 'Outbox writes that failed (full disk, locked database, I/O error)', () => outbox()?.storeFailures ?? 0);
+  readCounter(registry, 'coordinator_callback_lost_events_total', 'Events dropped because the in-memory queue for unstorable events was full', () => outbox()?.lost ?? 0);
   new Gauge({ name: 'coordinator_callback_dead_letters', help: 'Callbacks in the dead-letter table', registers: [registry], collect() { this.set(outbox()?.deadLetters ?? 0); } });
   return registry;
 }

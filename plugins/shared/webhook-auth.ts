@@ -39,15 +39,17 @@ export interface WebhookOptions {
 /** An auth mode in any case, as the variables spell it ('Bearer') or the docs ('bearer'). */
 export const AUTH_MODE_SCHEMA = { enum: ['none', 'basic', 'bearer', 'custom', 'None', 'Basic', 'Bearer', 'Custom', 'NONE', 'BASIC', 'BEARER', 'CUSTOM'] } as const;
 
-/** JSON-schema properties of WebhookOptions. */
-export const webhookOptionsSchema = {
-  url: { type: 'string', default: '' },
-  auth: { ...AUTH_MODE_SCHEMA, default: 'none' },
-  user: { type: 'string', default: '' },
-  password: { type: 'string', default: '' },
-  token: { type: 'string', default: '' },
-  custom: { type: 'string', default: '' },
-} as const;
+/** JSON-schema properties of WebhookOptions, naming the variables of `prefix` (KEY_VERIFICATION, EVENT_CALLBACK). */
+export function webhookOptionsSchema(prefix: string) {
+  return {
+    url: { description: 'The URL to POST to; empty: off.', env: `${prefix}_URL`, type: 'string', default: '' },
+    auth: { description: 'Authorization mode, any case: none, basic, bearer, custom.', env: `${prefix}_AUTH`, ...AUTH_MODE_SCHEMA, default: 'none' },
+    user: { description: 'Basic: the user name.', env: `${prefix}_AUTH_USER`, type: 'string', default: '' },
+    password: { description: "Basic: the password (the original's variable has no _AUTH).", env: `${prefix}_PASSWORD`, type: 'string', default: '' },
+    token: { description: 'Bearer: the token.', env: `${prefix}_AUTH_TOKEN`, type: 'string', default: '' },
+    custom: { description: 'Custom: the whole Authorization header value.', env: `${prefix}_AUTH_CUSTOM`, type: 'string', default: '' },
+  } as const;
+}
 
 /**
  * The original's variables for one webhook: <P>_URL, <P>_AUTH, <P>_AUTH_USER,

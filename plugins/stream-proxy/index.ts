@@ -59,13 +59,13 @@ const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    tokenTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
-    singleUse: { type: 'boolean', default: true },
-    maxTokens: { type: 'integer', minimum: 1, default: 10_000 },
-    inboundStreamHosts: { anyOf: [{ enum: ['caller', 'any'] }, { type: 'array', items: { type: 'string' } }], default: 'caller' },
-    upstreamTimeoutMs: { type: 'integer', minimum: 1, default: 10_000 },
-    maxInboundStreams: { type: 'integer', minimum: 1, maximum: 100_000, default: 256 },
-    maxInboundStreamsPerCaller: { type: 'integer', minimum: 1, maximum: 100_000, default: 32 },
+    tokenTtlMs: { description: "A stream token is refused after this time, ms.", type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
+    singleUse: { description: "Tokens are single use; false lets a token be read until it expires.", type: 'boolean', default: true },
+    maxTokens: { description: "Most tokens registered at once; more are refused.", type: 'integer', minimum: 1, default: 10_000 },
+    inboundStreamHosts: { description: "Which hosts an inbound http(s) stream URL may name: 'caller' (the requester's own address), 'any', or a list of hostnames.", anyOf: [{ enum: ['caller', 'any'] }, { type: 'array', items: { type: 'string' } }], default: 'caller' },
+    upstreamTimeoutMs: { description: "Time to connect to an upstream HTTP stream and get its headers, ms.", type: 'integer', minimum: 1, default: 10_000 },
+    maxInboundStreams: { description: "Most bridges (one-shot unix sockets serving an HTTP stream URL to a unix provider) open at once.", type: 'integer', minimum: 1, maximum: 100_000, default: 256 },
+    maxInboundStreamsPerCaller: { description: "Most bridges open at once for one caller (by address).", type: 'integer', minimum: 1, maximum: 100_000, default: 32 },
   },
 };
 

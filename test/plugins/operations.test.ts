@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { definePlugin, eventCallbacks, httpServer, httpIngress, inProcessProvider, keyAuth, makeEvent, operations, streamingControl, streamProxy, unixTransport, type HttpServerService, type EventCallbacksService } from '../../index.js';
@@ -64,6 +64,24 @@ describe('operations: health, readiness, metrics, status', function () {
     await stopping;
   });
 
+  it('the metrics documented in docs/operations.md are exactly the ones /metrics exposes', async () => {
+    runtime = makeRuntime({ dataDir, socketDir: sockets.dir }, [
+      unixTransport(), httpServer({ port: 0 }), httpIngress(), streamProxy(), keyAuth(), eventCallbacks(), streamingControl(), operations(),
+    ], ENV);
+    await runtime.start();
+    const text = (await get(`${runtime.service<HttpServerService>('http.server').baseUrl()}/metrics`)).body;
+    const exposed = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Metrics'), doc.indexOf('## Security'));
+    const documented = new Set([...section.matchAll(/^\| `(coordinator_[a-z_]+)`/gm)].map((m) => m[1]!));
+    const ours = [...exposed].filter((n) => !/^coordinator_(process|nodejs)_/.test(n));
+    assert.deepEqual(ours.filter((n) => !documented.has(n)), [], 'exposed but not documented');
+    assert.deepEqual([...documented].filter((n) => !exposed.has(n)), [], 'documented but not exposed');
+    assert.ok([...exposed].some((n) => n === 'coordinator_process_cpu_seconds_total'), 'process metrics under coordinator_process_*');
+    assert.ok(![...exposed].some((n) => n.startsWith('coordinator_process_process_')), 'doubled prefix');
+    for (const name of exposed) if (text.includes(`# TYPE ${name} counter`)) assert.match(name, /_total$/, `counter ${name} without _total`);
+  });
+
   it('metrics change as requests, publishes and callbacks flow', async () => {
     runtime = makeRuntime({ dataDir, socketDir: sockets.dir }, [
       unixTransport(), httpServer({ port: 0 }), httpIngress(), streamProxy(), keyAuth(), eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 40 }), streamingControl(), operations({ processMetrics: false }),
@@ -102,7 +120,7 @@ describe('operations: health, readiness, metrics, status', function () {
       assert.equal(metricValue(after, 'coordinator_encoder_capacity'), 3);
       assert.equal(metricValue(after, 'coordinator_encoder_load'), 1);
       assert.equal(metricValue(after, 'coordinator_active_streams'), 1);
-      assert.equal(metricValue(after, 'coordinator_callback_delivered'), 1);
+      assert.equal(metricValue(after, 'coordinator_callback_delivered_total'), 1);
       assert.equal(metricValue(after, 'coordinator_callback_outbox_depth'), 0);
       assert.equal(metricValue(after, 'coordinator_requests_in_flight'), 0);
       const status = await fetch(`${base}/status`, { headers: { authorization: 'Bearer t' } });
