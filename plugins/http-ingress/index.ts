@@ -200,6 +200,10 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
           throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId: request.id, wire: 'unknown url scheme' });
         }
       }
+      // A unix federation peer is for local callers: from HTTP it would hand a network caller a local socket.
+      if (request.taskURL && schemeOf(request.taskURL) === 'unix') {
+        throw new CoordinatorError('ERR_URL_NOT_ALLOWED', 'taskURL: unix URLs are not accepted from HTTP callers', { requestId: request.id });
+      }
       return request;
     });
 

@@ -15,6 +15,7 @@ import { createCoordinator } from '../../index.js';
 import { tempSocketDir } from '../support/sockets.js';
 import { get, hookServer, post, type HookServer } from '../support/http.js';
 import { makeCert } from '../support/certs.js';
+import { rawSend } from '../support/raw-acomm.js';
 
 function metricValue(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -82,14 +83,21 @@ describe('hardening: credentials, peers, hooks, sessions, redaction, stop deadli
       `http://127.0.0.1:19992/`,
       `https://127.0.0.1:1999/`,
       `http://user:pw@127.0.0.1:1999/`,
-      `unix://${sockets.dir}/peer-other.sock`,
-      `unix://${sockets.dir}/peer/x.sock`,
     ]) {
       const res = await post(`${base}/`, `{"id":"f","task":"","taskURL":${JSON.stringify(taskURL)},"responseHook":${hook},"args":null}`);
       assert.equal(res.status, 403, taskURL);
       assert.match(JSON.parse(res.body).error, /is not a configured federation peer/, taskURL);
     }
     assert.equal(hooks.received.length, 0, 'a non-peer was called');
+    // Unix peers (from the unix door, where local callers may use them): the exact path only.
+    for (const taskURL of [`unix://${sockets.dir}/peer-other.sock`, `unix://${sockets.dir}/peer/x.sock`]) {
+      const ack = await rawSend(path.join(sockets.dir, 'coordinator', 'coordinator.sock'), `{"id":"u","task":"","taskURL":${JSON.stringify(taskURL)},"responseHook":${JSON.stringify(`unix://${sockets.dir}/response/c.sock`)},"args":null}`);
+      assert.match(JSON.parse(ack).error, /is not a configured federation peer/, taskURL);
+    }
+    // A configured unix peer is for local callers only: from HTTP it is refused too.
+    const unixFromHttp = await post(`${base}/`, `{"id":"f3","task":"","taskURL":${JSON.stringify(`unix://${sockets.dir}/peer`)},"responseHook":${hook},"args":null}`);
+    assert.equal(unixFromHttp.status, 403);
+    assert.equal(JSON.parse(unixFromHttp.body).error, 'taskURL: unix URLs are not accepted from HTTP callers');
     // The configured peer itself is tried (nobody listens there: a provider failure, not a policy refusal).
     const peer = await post(`${base}/`, `{"id":"f2","task":"","taskURL":"http://127.0.0.1:1999/","responseHook":${hook},"args":null}`);
     assert.doesNotMatch(JSON.parse(peer.body).error, /not a configured federation peer/);
