@@ -9,12 +9,9 @@ import { httpIngress, httpServer, inProcessProvider, operations, streamProxy, un
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay } from '../support/runtime.js';
 import { tempSocketDir } from '../support/sockets.js';
-import { ackText, frame, goRequest, header, rawPeer, rawSend, type RawPeer } from '../support/raw-acomm.js';
+import { ackText, frame, goRequest, header, rawPeer, rawSend, type RawPeer, goHttpUrl } from '../support/raw-acomm.js';
 import { get, hookServer, post, type HookServer } from '../support/http.js';
 
-function goHttpUrl(host: string, urlPath: string): string {
-  return `{"Scheme":"http","Opaque":"","User":null,"Host":"${host}","Path":"${urlPath}","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""}`;
-}
 
 describe('hardening: hostile input costs little', function () {
   this.timeout(30_000);

@@ -7,20 +7,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { eventCallbacks, makeEvent, type EventCallbacksService } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
-import { makeRuntime, delay } from '../support/runtime.js';
+import { makeRuntime, delay, until } from '../support/runtime.js';
 import { hookServer, type HookServer, type Answer, type Received } from '../support/http.js';
 
 const available = (channel: string, streamId: string, resolution = '1280x720-30') =>
   makeEvent('stream.available', { channel, streamId, streamType: 'HLS-LIVE', resolution, indexFile: `hls/${channel}/${streamId}/${'x'.repeat(200)}/live.m3u8` });
 const closed = (channel: string, streamId: string) => makeEvent('stream.closed', { channel, streamId });
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await delay(20);
-  }
-}
 
 describe('hardening: no fault loses an event', function () {
   this.timeout(60_000);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventCallbacks, makeEvent, verifySignature, type EventCallbacksService } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
-import { makeRuntime, delay } from '../support/runtime.js';
+import { makeRuntime, delay, until } from '../support/runtime.js';
 import { hookServer, type HookServer, type Answer, type Received } from '../support/http.js';
 import { startChild, tsNode } from '../support/processes.js';
 
@@ -12,13 +12,6 @@ const available = (channel: string, streamId: string, extra: Record<string, stri
   makeEvent('stream.available', { channel, streamId, streamType: 'HLS-LIVE', resolution: '1280x720-30', indexFile: `hls/${channel}/${streamId}/1280x720-30/live.m3u8`, ...extra });
 const closed = (channel: string, streamId: string) => makeEvent('stream.closed', { channel, streamId });
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
-    await delay(10);
-  }
-}
 
 describe('event callbacks against a real local application', function () {
   this.timeout(60_000);

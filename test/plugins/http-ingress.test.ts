@@ -7,12 +7,9 @@ import { createProvider, httpIngress, httpServer, replaceLocalhost, streamProxy,
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay } from '../support/runtime.js';
 import { tempSocketDir } from '../support/sockets.js';
-import { ackText, rawPeer, rawSend, type RawPeer } from '../support/raw-acomm.js';
+import { ackText, rawPeer, rawSend, type RawPeer, goHttpUrl } from '../support/raw-acomm.js';
 import { get, hookServer, post, type HookServer } from '../support/http.js';
 
-function goHttpUrl(host: string, urlPath: string): string {
-  return `{"Scheme":"http","Opaque":"","User":null,"Host":"${host}","Path":"${urlPath}","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""}`;
-}
 
 function httpRequest(id: string, task: string, hook: string, args = 'null', extra = ''): string {
   return `{"id":"${id}","task":"${task}","taskURL":null,"responseHook":${hook},"streamURL":null,"args":${args}${extra}}`;

@@ -19,6 +19,11 @@ export function goUnixUrl(socketPath: string): string {
   return `{"Scheme":"unix","Opaque":"","User":null,"Host":"","Path":"${socketPath}","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""}`;
 }
 
+/** Go's url.URL JSON object for an http URL, written as literal text. */
+export function goHttpUrl(host: string, urlPath: string): string {
+  return `{"Scheme":"http","Opaque":"","User":null,"Host":"${host}","Path":"${urlPath}","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""}`;
+}
+
 /** A request exactly as a HEAD Go client writes it. */
 export function goRequest(id: string, task: string, hookPath: string | null, args = 'null', streamPath: string | null = null): string {
   const hook = hookPath ? goUnixUrl(hookPath) : 'null';

@@ -33,3 +33,12 @@ export function makeRuntime(config: CoordinatorConfig = {}, plugins: PluginLike[
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Poll `check` until it holds; throws after `timeoutMs`. */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await delay(10);
+  }
+}
