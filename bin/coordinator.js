@@ -1,18 +1,28 @@
 #!/usr/bin/env node
-// Launcher for the `coordinator` command: in a source checkout it runs the
-// TypeScript source through tsx (always current); installed, the built dist/.
+// Launcher for the `coordinator` command: in a source checkout with its dev
+// tools it runs the TypeScript source through tsx (always current); otherwise
+// (installed, or a checkout pruned for production) the built dist/.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const source = path.join(root, 'bin', 'cli.ts');
+const built = path.join(root, 'dist', 'bin', 'cli.js');
+const require = createRequire(import.meta.url);
+const hasTsx = (() => { try { require.resolve('tsx/esm/api'); return true; } catch { return false; } })();
 let main;
-if (existsSync(source)) {
+if (existsSync(source) && hasTsx) {
+  // A checkout with its dev tools: run the sources (always current).
   const { tsImport } = await import('tsx/esm/api');
   ({ main } = await tsImport(pathToFileURL(source).href, import.meta.url));
+} else if (existsSync(built)) {
+  ({ main } = await import(pathToFileURL(built).href));
 } else {
-  ({ main } = await import(pathToFileURL(path.join(root, 'dist', 'bin', 'cli.js')).href));
+  process.stderr.write('coordinator: this checkout has neither dist/ nor tsx to run its sources.\n'
+    + 'Install with its build tools, then drop them: npm ci && npm prune --omit=dev\n');
+  process.exit(1);
 }
 const code = await main(process.argv.slice(2));
 if (code >= 0) {

@@ -1,8 +1,8 @@
 // One root pino logger; plugins get a child each, requests a child when they log.
 // Secrets never reach the log: known secret-bearing paths are redacted.
 
+import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
 
 export type Logger = PinoLogger;
 
@@ -40,6 +40,19 @@ export function createLogger(setup: LoggerSetup): Logger {
   };
   if (setup.destination) return pino(options, setup.destination as pino.DestinationStream);
   const format = setup.format ?? (process.stdout.isTTY && process.env.LOG_FORMAT !== 'json' ? 'pretty' : 'json');
-  if (format === 'pretty') return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  if (format === 'pretty') {
+    const pretty = prettyStream();
+    if (pretty) return pino(options, pretty);
+  }
   return pino(options);
+}
+
+/** pino-pretty, loaded only for a terminal (an optional dependency): JSON when it is not installed. */
+function prettyStream(): pino.DestinationStream | undefined {
+  try {
+    const pretty = createRequire(import.meta.url)('pino-pretty') as (options: Record<string, unknown>) => pino.DestinationStream;
+    return pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 // Find and load coordinator.config.{ts,mts,js,mjs,cjs,json,yaml,yml} with
-// cosmiconfig. TypeScript configs are loaded through tsx's tsImport (faster
-// than cosmiconfig's own loader and it follows the config's local imports).
+// cosmiconfig. TypeScript configs run on Node's own type stripping where it
+// has it (22.18+), else through tsx (an optional dependency, loaded only then).
 
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -17,12 +17,30 @@ export interface LoadedConfig {
   filepath: string | undefined;
 }
 
-const loadTypeScript: Loader = async (filepath) => {
-  const { tsImport } = await import('tsx/esm/api');
+let loads = 0;
+
+/** Node 22.18+ and 23.6+ run TypeScript themselves (type stripping); elsewhere tsx is needed. */
+function nativeTypeScript(): boolean {
+  return Boolean((process.features as { typescript?: unknown }).typescript);
+}
+
+async function importTypeScript(href: string, filepath: string): Promise<Record<string, unknown>> {
+  if (nativeTypeScript()) return (await import(`${href}?load=${++loads}`)) as Record<string, unknown>;
+  let tsx: typeof import('tsx/esm/api');
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (cause) {
+    throw new CoordinatorError('ERR_CONFIG', `${filepath}: loading a TypeScript config on Node ${process.versions.node} needs tsx (npm install tsx), or Node 22.18+ which runs TypeScript itself, or a .js/.mjs/.json config`, { cause });
+  }
+  return (await tsx.tsImport(href, { parentURL: href })) as Record<string, unknown>;
+}
+
+const loadModule: Loader = async (filepath) => {
   // The runtime itself, for configs that import 'coordinator-runtime' from outside any project.
   resolveOwnPackageFromConfigs((await import('../../index.js')) as Record<string, unknown>);
   const href = pathToFileURL(filepath).href;
-  const mod = (await tsImport(href, { parentURL: href })) as Record<string, unknown>;
+  // A query per load: a config edited between two loads in one process is read again.
+  const mod = /\.[mc]?ts$/.test(filepath) ? await importTypeScript(href, filepath) : (await import(`${href}?load=${++loads}`)) as Record<string, unknown>;
   let exports: Record<string, unknown> = mod;
   // Run as CommonJS, the namespace's default is module.exports, which holds the ES exports.
   const inner = mod.default;
@@ -42,7 +60,7 @@ function explorer() {
       `${MODULE_NAME}.config.cjs`, `${MODULE_NAME}.config.json`, `${MODULE_NAME}.config.yaml`, `${MODULE_NAME}.config.yml`,
     ],
     searchStrategy: 'none',
-    loaders: { '.ts': loadTypeScript, '.mts': loadTypeScript, '.cts': loadTypeScript, '.js': loadTypeScript, '.mjs': loadTypeScript },
+    loaders: { '.ts': loadModule, '.mts': loadModule, '.cts': loadModule, '.js': loadModule, '.mjs': loadModule },
   });
 }
 

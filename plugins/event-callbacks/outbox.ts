@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from './sqlite.js';
 
 export type CallbackType = 'stream-available' | 'stream-closed';
 
@@ -99,12 +99,24 @@ function fromRaw(raw: RawRow): OutboxRow {
   };
 }
 
+/**
+ * The key of one stream's queue: the JSON array [channel, streamId] (what
+ * SQLite's json_array writes too). Earlier versions joined the two with a
+ * NUL character, which some SQLite bindings cut strings at; such rows are
+ * rewritten when the outbox opens.
+ */
 export function streamKeyOf(channel: string, streamId: string): string {
-  return `${channel}\u0000${streamId}`;
+  return JSON.stringify([channel, streamId]);
 }
 
+const MIGRATE_NUL_KEYS = `
+UPDATE outbox SET stream_key = json_array(channel, stream_id) WHERE instr(stream_key, char(0)) > 0;
+UPDATE dead_letters SET stream_key = json_array(channel, stream_id) WHERE instr(stream_key, char(0)) > 0;
+UPDATE stream_seq SET stream_key = json_array(substr(stream_key, 1, instr(stream_key, char(0)) - 1), substr(stream_key, instr(stream_key, char(0)) + 1)) WHERE instr(stream_key, char(0)) > 0;
+`;
+
 export class Outbox {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly statements;
 
   /**
@@ -113,44 +125,46 @@ export class Outbox {
    * retried from memory instead. maxBytes: the file may not grow past this
    * (0: no limit); a full outbox is like a full disk.
    */
-  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number } = {}) {
+  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number; driver?: SqliteDatabase['driver'] } = {}) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 2 });
+    this.db = openSqlite(file, options.driver ? { driver: options.driver } : {});
+    this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.db.exec(MIGRATE_NUL_KEYS);
     if (options.maxBytes) {
-      const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+      const pageSize = Number(this.db.pragma('page_size'));
       this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
     }
     const db = this.db;
     this.statements = {
-      nextSeq: db.prepare<[string], { next_seq: number }>('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
+      nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
       setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
       insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      due: db.prepare<[number, string], RawRow>(`
+      due: db.prepare(`
         SELECT o.* FROM outbox o
         WHERE o.next_attempt_at <= ?
           AND o.id = (SELECT MIN(id) FROM outbox WHERE stream_key = o.stream_key)
           AND o.stream_key NOT IN (SELECT value FROM json_each(?))
         ORDER BY o.next_attempt_at, o.id LIMIT 1`),
-      nextWake: db.prepare<[string], { at: number | null }>(`
+      nextWake: db.prepare(`
         SELECT MIN(o.next_attempt_at) AS at FROM outbox o
         WHERE o.id = (SELECT MIN(id) FROM outbox WHERE stream_key = o.stream_key)
           AND o.stream_key NOT IN (SELECT value FROM json_each(?))`),
       remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
       reschedule: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
       toDead: db.prepare('INSERT INTO dead_letters (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, last_error, died_at) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts + 1, ?, ? FROM outbox WHERE id = ?'),
-      depth: db.prepare<[], { n: number; oldest: number | null }>('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox'),
-      deadCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM dead_letters'),
+      depth: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox'),
+      deadCount: db.prepare('SELECT COUNT(*) AS n FROM dead_letters'),
       announce: db.prepare('INSERT OR IGNORE INTO announced (channel, stream_id, announced_at) VALUES (?, ?, ?)'),
-      isAnnounced: db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM announced WHERE channel = ? AND stream_id = ?'),
+      isAnnounced: db.prepare('SELECT COUNT(*) AS n FROM announced WHERE channel = ? AND stream_id = ?'),
       unannounce: db.prepare('DELETE FROM announced WHERE channel = ? AND stream_id = ?'),
-      announcedAll: db.prepare<[], { channel: string; stream_id: string }>('SELECT channel, stream_id FROM announced'),
+      announcedAll: db.prepare('SELECT channel, stream_id FROM announced'),
       guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
       pruneGuard: db.prepare('DELETE FROM closed_guard WHERE closed_at < ?'),
-      pendingClosed: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE stream_key = ? AND type = 'stream-closed'"),
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      pendingClosed: db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE stream_key = ? AND type = 'stream-closed'"),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
   }
