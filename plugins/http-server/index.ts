@@ -35,6 +35,8 @@ export interface HttpServerService {
   /** Base URL of this server as peers reach it (publicBaseUrl option or derived). */
   baseUrl(): string;
   readonly server: http.Server;
+  /** Handle a request as the server would (routes, fallback, errors): for in-process injection. */
+  readonly dispatch: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
 export interface HttpServerOptions {
@@ -54,6 +56,8 @@ export interface HttpServerOptions {
   closeGraceMs: number;
   /** Most connections open at once (each listener); more are closed at accept. Default: 40 % of the process's open-files limit. */
   maxConnections?: number;
+  /** false: bind no port; requests reach the routes only through `inject` (tests, the testing kit). */
+  listen: boolean;
   /** HTTPS listener serving the same routes; SSL_PORT, SSL_CERT, SSL_KEY, SSL_CHECK_RELOAD_SECONDS override. */
   tls?: {
     /** Default 443. */
@@ -79,6 +83,7 @@ const optionsSchema = {
     keepAliveTimeoutMs: { description: "Idle keep-alive connections are closed after this, ms.", type: 'integer', minimum: 1, default: 5_000 },
     closeGraceMs: { description: "At stop, open connections are closed after this much time, ms.", type: 'integer', minimum: 0, default: 5_000 },
     maxConnections: { description: "Most connections open at once on each listener; more are closed at accept. Default: 40 % of the process's open-files limit.", type: 'integer', minimum: 1, maximum: 1_000_000 },
+    listen: { description: 'false: bind no port; requests reach the routes only through inject (tests, the testing kit).', type: 'boolean', default: true },
     tls: { description: "An HTTPS listener serving the same routes; it runs when certFile and keyFile are both set.", 
       type: 'object',
       additionalProperties: false,
@@ -224,6 +229,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
 
     const service: HttpServerService = {
       server,
+      dispatch: onRequest,
       route(method, target, handler, owner) {
         const key = `${method.toUpperCase()} ${target}`;
         claim(key, owner);
@@ -252,10 +258,11 @@ export const httpServer = definePlugin<HttpServerOptions>({
       },
     };
     api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
-    api.readiness(() => server.listening && (!tls || secure?.listening === true));
+    api.readiness(() => !options.listen || (server.listening && (!tls || secure?.listening === true)));
 
     // HTTP_PORT and BIND_ADDRESS are core settings (externalPort, bindAddress), folded in with the rest of the environment.
     api.onStart(async () => {
+      if (!options.listen) return;
       const host = options.host ?? config.bindAddress;
       const port = options.port ?? config.externalPort;
       if (host === '0.0.0.0' || host === '::') log.warn({ host }, 'HTTP server listens on every interface');
