@@ -35,7 +35,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync('/tmp/hb-');
   const runtime = createCoordinator({ socketDir: dir, serviceName: 'bench', logLevel: 'silent', plugins: [unixTransport(), httpServer({ port: 0 }), httpIngress(), streamProxy(), inProcessProvider({ tasks: { Echo: (args: unknown) => args } })] });
   await runtime.start();
-  const base = runtime.service<HttpServerService>('http.server').baseUrl();
+  const base = runtime.service('http.server').baseUrl();
 
   // The caller's hook: resolves the waiter for each delivered response.
   const waiting = new Map<string, () => void>();

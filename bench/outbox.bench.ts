@@ -42,7 +42,7 @@ export async function run(): Promise<void> {
         for (let i = 0; i < EVENTS; i += 1) {
           await runtime.emit(makeEvent('stream.available', { channel: `ch${i % STREAMS}`, streamId: `r${round}`, streamType: 'HLS-LIVE', resolution: '1280x720-30', indexFile: 'live.m3u8' }));
         }
-        const idle = await runtime.service<EventCallbacksService>('event-callbacks').idle(120_000);
+        const idle = await runtime.service('event-callbacks').idle(120_000);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         await runtime.stop();
         rmSync(dataDir, { recursive: true, force: true });

@@ -79,7 +79,7 @@ export async function run(): Promise<void> {
     { env: { CONTROL_SECRET: SECRET } },
   );
   await runtime.start();
-  const base = runtime.service<HttpServerService>('http.server').baseUrl().replace('http', 'ws');
+  const base = runtime.service('http.server').baseUrl().replace('http', 'ws');
   const encoders = await connectMany(`${base}/ws/control/hls`, 'hls', ENCODERS);
   for (const e of encoders) e.ws.send('REGISTER\nCapacity:50\n');
   const ingest = await connectMany(`${base}/ws/control/rtmp`, 'rtmp', INGEST);

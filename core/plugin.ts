@@ -8,6 +8,20 @@ import type { Logger } from './logger.js';
 import type { Delivery } from './delivery.js';
 import type { ResolvedConfig } from './config/types.js';
 
+/**
+ * The services plugins provide, by name. Declare yours by declaration
+ * merging, and `provide`/`service` check the name and the type at compile time:
+ *
+ *     declare module 'coordinator-runtime' {
+ *       interface ServiceTypes { 'rate.limiter': RateLimiter }
+ *     }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ServiceTypes {}
+
+/** A declared service name. */
+export type ServiceName = keyof ServiceTypes & string;
+
 /** A JSON schema object (draft 2019/2020 subset ajv understands). */
 export type JsonSchema = Record<string, unknown>;
 
@@ -30,10 +44,10 @@ export interface PluginApi {
   onDrain(fn: LifecycleFn): void;
   /** Close everything; runs in reverse registration order, after the drain. */
   onStop(fn: LifecycleFn): void;
-  /** Offer a typed service to plugins that depend on this one. */
-  provide<T>(service: string, value: T): void;
+  /** Offer a service (declared in ServiceTypes) to plugins that depend on this one. */
+  provide<K extends ServiceName>(service: K, value: ServiceTypes[K]): void;
   /** Use a service another plugin provides (declare that plugin in `dependencies`). */
-  service<T>(service: string): T;
+  service<K extends ServiceName>(service: K): ServiceTypes[K];
   /** Deliver responses whose response hook has this URL scheme ('unix', 'http', …). */
   registerDelivery(scheme: string, delivery: Delivery): void;
   /** This plugin's readiness check (listeners bound, stores open), for /readyz. */

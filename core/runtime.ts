@@ -10,10 +10,11 @@ import { LIFECYCLE_HOOK_NAMES, createHooks, guardHooks, type CoordinatorHooks, t
 import { createRequestContext, type ResponseContext } from './context.js';
 import { ByteBudget } from './budget.js';
 import type { JsonLimits } from './json-scan.js';
+import type { TaskArgs, TaskName, TaskResult } from './schema-types.js';
 import { DeliveryRegistry, type Delivery } from './delivery.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRequest, errorResponse, type Request, type Response } from './model.js';
-import type { PluginApi, PluginInstance, PluginLike, LifecycleFn } from './plugin.js';
+import type { PluginApi, PluginInstance, PluginLike, LifecycleFn, ServiceName, ServiceTypes } from './plugin.js';
 import { toPluginInstance } from './plugin.js';
 import { Tracker, type TrackedRequest } from './tracker.js';
 import type { ResolvedConfig } from './config/types.js';
@@ -185,17 +186,22 @@ export class Coordinator {
         if (existing) throw new CoordinatorError('ERR_PLUGIN_DUPLICATE', `service ${service} is provided by ${existing.plugin} already (${name} tried again)`);
         this.services.set(service, { plugin: name, value });
       },
-      service: <T>(service: string) => this.service<T>(service),
+      service: (service) => this.service(service),
       registerDelivery: (scheme: string, delivery: Delivery) => this.delivery.register(scheme, delivery, name),
       readiness: (check: () => boolean) => { this.readinessChecks.set(name, check); },
     };
   }
 
-  /** A service provided by a plugin. */
-  service<T>(service: string): T {
+  /** A service provided by a plugin (its name and type declared in ServiceTypes). */
+  service<K extends ServiceName>(service: K): ServiceTypes[K] {
     const entry = this.services.get(service);
     if (!entry) throw new CoordinatorError('ERR_SERVICE_MISSING', `no plugin provides service ${service}`);
-    return entry.value as T;
+    return entry.value as ServiceTypes[K];
+  }
+
+  /** The service if a plugin provides it. */
+  optionalService<K extends ServiceName>(service: K): ServiceTypes[K] | undefined {
+    return this.services.get(service)?.value as ServiceTypes[K] | undefined;
   }
 
   hasService(service: string): boolean {
@@ -443,13 +449,19 @@ export class Coordinator {
     return responded;
   }
 
-  /** Run a task and return its result; throws a CoordinatorError when it answers with an error. */
-  async call<T = unknown>(task: string, args?: unknown, options: CallOptions = {}): Promise<T> {
+  /**
+   * Run a task and return its result; throws a CoordinatorError when it
+   * answers with an error. Tasks declared in TaskTypes are checked: their
+   * args and result types come from the declaration.
+   */
+  call<K extends TaskName>(task: K, args: TaskArgs<K>, options?: CallOptions): Promise<TaskResult<K>>;
+  call<T = unknown, N extends string = string>(task: N & (N extends TaskName ? never : unknown), args?: unknown, options?: CallOptions): Promise<T>;
+  async call(task: string, args?: unknown, options: CallOptions = {}): Promise<unknown> {
     const response = await this.inject({ task, args: args ?? null, id: options.id, streamURL: options.streamURL ?? null, taskURL: options.taskURL ?? null }, options);
     if (response.error) {
       throw new CoordinatorError(response.errorCode ?? 'ERR_PROVIDER_FAILED', response.error, { requestId: response.id, wire: response.error });
     }
-    return response.result as T;
+    return response.result;
   }
 
   /** Run several named requests at once; resolves when every one has a response (errors and timeouts included). */

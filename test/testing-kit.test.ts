@@ -40,7 +40,7 @@ describe('testing kit', function () {
     const t = createTestRuntime({ plugins: [httpServer({ listen: false }), operations({ processMetrics: false })] });
     await t.start();
     try {
-      assert.equal(t.runtime.service<HttpServerService>('http.server').address(), undefined, 'a port was bound');
+      assert.equal(t.runtime.service('http.server').address(), undefined, 'a port was bound');
       const health = await t.http('/healthz');
       assert.equal(health.statusCode, 200);
       assert.equal(health.json().status, 'alive');
@@ -68,7 +68,7 @@ describe('testing kit', function () {
   it('fake control-channel peers: an encoder registers and an ingest server publishes', async () => {
     const t = createTestRuntime({ env: { CONTROL_SECRET: 'kit-secret' }, plugins: [httpServer({ port: 0 }), keyAuth(), streamingControl()] });
     await t.start();
-    const base = t.runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = t.runtime.service('http.server').baseUrl();
     const encoder = await ControlPeer.connect(base, '/ws/control/hls', { 'x-control-auth-token': mintToken('kit-secret', { sub: 'hls-control' }) });
     const ingest = await ControlPeer.connect(base, '/ws/control/rtmp', { 'x-control-auth-token': mintToken('kit-secret', { sub: 'rtmp-control' }) });
     try {

@@ -76,7 +76,7 @@ export function createTestRuntime(options: TestRuntimeOptions = {}): TestRuntime
     logs: captured,
     request: (fields, dispatch) => runtime.inject(fields, dispatch),
     http(inject) {
-      const server = runtime.service<HttpServerService>(HTTP_SERVER_SERVICE);
+      const server = runtime.service(HTTP_SERVER_SERVICE);
       return lightInject(server.dispatch, inject);
     },
     start: () => runtime.start(),

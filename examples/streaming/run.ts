@@ -37,7 +37,7 @@ const runtime = createCoordinator(
   { env: { CONTROL_SECRET: SECRET, KEY_VERIFICATION_URL: `${appUrl}/verify`, EVENT_CALLBACK_URL: `${appUrl}/events`, COMMANDS_API_AUTH: 'Bearer', COMMANDS_API_AUTH_TOKEN: 'cmd-token' } },
 );
 await runtime.start();
-const base = runtime.service<HttpServerService>('http.server').baseUrl();
+const base = runtime.service('http.server').baseUrl();
 log('coordinator', `listening on ${base}`);
 
 // --- fake peers (they speak the text protocol by hand) -----------------------
@@ -89,7 +89,7 @@ log('app', `GET /commands/capacity -> ${capacity}`);
 ingest.send(`PUBLISH-END\nStream-Channel:demo\nStream-ID:${streamId}\n`);
 await encoder.next('ENCODE-STOP');
 encoder.send(`STREAM-CLOSED\nStream-Channel:demo\nStream-ID:${streamId}\n`);
-await runtime.service<EventCallbacksService>('event-callbacks').idle(5000);
+await runtime.service('event-callbacks').idle(5000);
 log('coordinator', `source handed to the encoder: ${start['Stream-Source-URI']!.replace(/\/[^/]*$/, '/<key>')}`);
 
 await runtime.stop();

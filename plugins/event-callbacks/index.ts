@@ -377,7 +377,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       log.info({ file: legacy, streams: count }, 'imported the original coordinator active streams');
     }
 
-    api.provide<EventCallbacksService>(EVENT_CALLBACKS_SERVICE, {
+    api.provide(EVENT_CALLBACKS_SERVICE, {
       stats: () => {
         let stored = { depth: 0, oldestAgeMs: 0, deadLetters: 0 };
         try {
@@ -427,3 +427,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     });
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'event-callbacks': EventCallbacksService;
+  }
+}

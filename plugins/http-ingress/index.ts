@@ -311,11 +311,11 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
     }
 
     api.onStart(() => {
-      http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
-      if (runtime.hasService(UNIX_TRANSPORT_SERVICE)) unix = api.service<UnixTransportService>(UNIX_TRANSPORT_SERVICE);
+      http = api.service(HTTP_SERVER_SERVICE);
+      if (runtime.hasService(UNIX_TRANSPORT_SERVICE)) unix = api.service(UNIX_TRANSPORT_SERVICE);
     });
     // Routes are registered at apply time so they exist before the server binds.
-    const routes = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const routes = api.service(HTTP_SERVER_SERVICE);
     routes.route('*', '/proxy', proxyAnswer, PLUGIN_NAME);
     routes.fallback(ingress, PLUGIN_NAME);
     if (options.bearerTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(api.config.bindAddress)) {

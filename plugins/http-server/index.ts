@@ -257,7 +257,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
         return `http://${host}:${addr.port}`;
       },
     };
-    api.provide<HttpServerService>(HTTP_SERVER_SERVICE, service);
+    api.provide(HTTP_SERVER_SERVICE, service);
     api.readiness(() => !options.listen || (server.listening && (!tls || secure?.listening === true)));
 
     // HTTP_PORT and BIND_ADDRESS are core settings (externalPort, bindAddress), folded in with the rest of the environment.
@@ -322,3 +322,9 @@ export const httpServer = definePlugin<HttpServerOptions>({
     });
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'http.server': HttpServerService;
+  }
+}

@@ -8,6 +8,8 @@ import { errorResponse, successResponse, type Request } from '../../core/model.j
 import type { Provider } from '../../core/provider.js';
 import type { RequestContext } from '../../core/context.js';
 import type { Coordinator } from '../../core/runtime.js';
+import type { FromSchema } from '../../core/schema-types.js';
+import { argsValidator, type ArgsValidator } from '../shared/task-schemas.js';
 
 export const PLUGIN_NAME = 'inproc-provider';
 
@@ -26,13 +28,25 @@ export interface TaskResultWithStream {
   streamURL: URL;
 }
 
+/** A task with a JSON schema for its args: validated before dispatch, its handler's args typed from it. */
+export interface TaskDefinition<S = unknown> {
+  /** JSON schema of the args (declare it `as const` to type the handler's args). */
+  schema: S;
+  handler: (args: FromSchema<S>, context: TaskContext) => unknown | Promise<unknown>;
+}
+
+/** Define a task whose args are validated against `schema` and typed from it. */
+export function defineTask<const S>(schema: S, handler: (args: FromSchema<S>, context: TaskContext) => unknown | Promise<unknown>): TaskDefinition<S> {
+  return { schema, handler };
+}
+
 export interface InProcessTasks {
-  register(task: string, handler: TaskHandler): void;
+  register(task: string, handler: TaskHandler | TaskDefinition<any>): void;
   has(task: string): boolean;
 }
 
 export interface InProcessProviderOptions {
-  tasks: Record<string, TaskHandler>;
+  tasks: Record<string, TaskHandler | TaskDefinition<any>>;
 }
 
 function isStreamResult(value: unknown): value is TaskResultWithStream {
@@ -43,8 +57,18 @@ export const inProcessProvider = definePlugin<InProcessProviderOptions>({
   name: PLUGIN_NAME,
   optionsSchema: { type: 'object', properties: { tasks: { description: 'Task name → handler function (args, context) => result; given in code, or added later through the inproc.tasks service.', type: 'object' } } },
   apply(api, options) {
-    const handlers = new Map<string, TaskHandler>(Object.entries(options.tasks ?? {}));
+    const handlers = new Map<string, TaskHandler>();
+    const validators = new Map<string, ArgsValidator>();
     const runtime = api.runtime;
+    function add(task: string, entry: TaskHandler | TaskDefinition<any>): void {
+      if (typeof entry === 'function') {
+        handlers.set(task, entry);
+        return;
+      }
+      handlers.set(task, entry.handler as TaskHandler);
+      validators.set(task, argsValidator(task, entry.schema));
+    }
+    for (const [task, entry] of Object.entries(options.tasks ?? {})) add(task, entry);
 
     const providers = new Map<string, Provider>();
     const providerFor = (task: string): Provider => {
@@ -77,14 +101,25 @@ export const inProcessProvider = definePlugin<InProcessProviderOptions>({
       }
     }
 
-    api.provide<InProcessTasks>('inproc.tasks', {
+    api.provide('inproc.tasks', {
       register(task, handler) {
         if (handlers.has(task)) throw new CoordinatorError('ERR_PLUGIN_DUPLICATE', `in-process task ${task} is registered twice`);
-        handlers.set(task, handler);
+        add(task, handler);
       },
       has: (task) => handlers.has(task),
     });
 
+    // Args of tasks with a schema are checked before anything runs (a clear ERR_BAD_REQUEST naming the field).
+    api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: 50 }, (request) => {
+      if (!request.taskURL) validators.get(request.task)?.(request.args, request.id);
+      return request;
+    });
     api.hooks.resolveProvider.tap({ name: PLUGIN_NAME, stage: -10 }, (request) => (handlers.has(request.task) && !request.taskURL ? providerFor(request.task) : undefined));
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'inproc.tasks': InProcessTasks;
+  }
+}

@@ -55,7 +55,7 @@ export const operations = definePlugin<OperationsOptions>({
   },
   apply(api, options) {
     const { runtime, log } = api;
-    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const http = api.service(HTTP_SERVER_SERVICE);
     // The same credential as the commands API: config.commandsApi, COMMANDS_API_AUTH* over it.
     const auth = resolveCommandsAuth(api.config.commandsApi, runtime.env);
     const registry = createMetrics(runtime, options.processMetrics);

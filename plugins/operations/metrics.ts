@@ -11,10 +11,6 @@ import { BoundedLabels } from './labels.js';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-function optional<T>(runtime: Coordinator, name: string): T | undefined {
-  return runtime.hasService(name) ? runtime.service<T>(name) : undefined;
-}
-
 /** A counter whose value a plugin keeps (read at scrape time); named with _total as Prometheus counters are. */
 function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
@@ -60,12 +56,12 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
     if (e.result === 'error') keyFailures.inc();
   });
 
-  const streams = () => optional<StreamProxyService>(runtime, 'stream.proxy');
+  const streams = () => runtime.optionalService('stream.proxy');
   new Gauge({ name: 'coordinator_stream_proxy_open_streams', help: 'Streams being proxied now', registers: [registry], collect() { this.set(streams()?.open ?? 0); } });
   readCounter(registry, 'coordinator_stream_proxy_bytes_total', 'Bytes proxied since start', () => streams()?.bytes ?? 0);
   new Gauge({ name: 'coordinator_stream_proxy_tokens', help: 'Stream tokens issued and not yet used or expired', registers: [registry], collect() { this.set(streams()?.size ?? 0); } });
 
-  const streaming = () => optional<StreamingService>(runtime, 'streaming.control');
+  const streaming = () => runtime.optionalService('streaming.control');
   new Gauge({
     name: 'coordinator_control_connections', help: 'Control connections by role', labelNames: ['role'], registers: [registry],
     collect() {
@@ -78,7 +74,7 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
   new Gauge({ name: 'coordinator_encoder_load', help: 'Streams assigned to encoders', registers: [registry], collect() { this.set(streaming()?.capacity().load ?? 0); } });
   new Gauge({ name: 'coordinator_active_streams', help: 'Channels publishing now', registers: [registry], collect() { this.set(streaming()?.report().activeStreams.length ?? 0); } });
 
-  const outbox = () => optional<EventCallbacksService>(runtime, 'event-callbacks')?.stats();
+  const outbox = () => runtime.optionalService('event-callbacks')?.stats();
   new Gauge({ name: 'coordinator_callback_outbox_depth', help: 'Callbacks waiting in the outbox', registers: [registry], collect() { this.set(outbox()?.depth ?? 0); } });
   new Gauge({ name: 'coordinator_callback_oldest_undelivered_seconds', help: 'Age of the oldest undelivered callback', registers: [registry], collect() { this.set((outbox()?.oldestAgeMs ?? 0) / 1000); } });
   readCounter(registry, 'coordinator_callback_retries_total', 'Callback retries', () => outbox()?.retries ?? 0);

@@ -24,10 +24,10 @@ export interface Snapshot {
 
 export async function collectSnapshot(runtime: Coordinator, startedAt: number): Promise<Snapshot> {
   const has = (name: string) => runtime.hasService(name);
-  const unix = has('unix.transport') ? runtime.service<UnixTransportService>('unix.transport') : undefined;
-  const streaming = has('streaming.control') ? runtime.service<StreamingService>('streaming.control') : undefined;
-  const outbox = has('event-callbacks') ? runtime.service<EventCallbacksService>('event-callbacks') : undefined;
-  const proxy = has('stream.proxy') ? runtime.service<StreamProxyService>('stream.proxy') : undefined;
+  const unix = has('unix.transport') ? runtime.service('unix.transport') : undefined;
+  const streaming = has('streaming.control') ? runtime.service('streaming.control') : undefined;
+  const outbox = has('event-callbacks') ? runtime.service('event-callbacks') : undefined;
+  const proxy = has('stream.proxy') ? runtime.service('stream.proxy') : undefined;
   const report = streaming?.report();
   return {
     at: new Date().toISOString(),

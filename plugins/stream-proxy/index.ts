@@ -84,8 +84,8 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     const { log } = api;
     const tokens = new Map<string, TokenEntry>();
     const agent = new Agent({ keepAliveTimeout: 4_000 });
-    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
-    const unix = api.service<UnixTransportService>(UNIX_TRANSPORT_SERVICE);
+    const http = api.service(HTTP_SERVER_SERVICE);
+    const unix = api.service(UNIX_TRANSPORT_SERVICE);
     let open = 0;
     let bytes = 0;
 
@@ -231,7 +231,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     });
 
     http.prefixRoute('*', '/stream', serve, PLUGIN_NAME);
-    api.provide<StreamProxyService>(STREAM_PROXY_SERVICE, {
+    api.provide(STREAM_PROXY_SERVICE, {
       register,
       get size() { return tokens.size; },
       get open() { return open; },
@@ -245,3 +245,9 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     });
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'stream.proxy': StreamProxyService;
+  }
+}

@@ -104,7 +104,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     const secret = new TextEncoder().encode(options.controlSecret);
     const maxIdLength = options.idMaxLength;
     const ids = new StreamIdGenerator();
-    const http = api.service<HttpServerService>(HTTP_SERVER_SERVICE);
+    const http = api.service(HTTP_SERVER_SERVICE);
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxMessageBytes });
     const capacityWaiters: Array<() => void> = [];
     let nextSessionId = 0;
@@ -334,7 +334,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       res.writeHead(found ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(found ? 'SUCCESS' : 'Not found.');
     }), PLUGIN_NAME);
 
-    api.provide<StreamingService>(STREAMING_SERVICE, {
+    api.provide(STREAMING_SERVICE, {
       capacity: () => plane.encoders.totals(),
       report: () => plane.report(),
       drainEncoder: (id, draining) => plane.encoders.setDraining(id, draining),
@@ -370,3 +370,9 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     });
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'streaming.control': StreamingService;
+  }
+}

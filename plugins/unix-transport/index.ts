@@ -21,6 +21,7 @@ import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 import { ProviderWatch } from './provider-watch.js';
+import { argsValidator } from '../shared/task-schemas.js';
 import { errorResponse } from '../../core/model.js';
 
 export const PLUGIN_NAME = 'unix-transport';
@@ -49,6 +50,8 @@ export interface UnixTransportOptions {
   maxConnections?: number;
   /** How often to check that providers with unanswered requests are still listening, ms (a dead one fails its requests with ERR_PROVIDER_GONE). 0: never. */
   providerWatchMs: number;
+  /** JSON schemas of the args of tasks served by unix providers, by task: requests that do not fit are refused before they are sent. */
+  taskSchemas: Record<string, object>;
 }
 
 /** What the unix transport offers other plugins (declare 'unix-transport' as a dependency). */
@@ -83,6 +86,7 @@ const optionsSchema = {
     legacyStreamKey: { description: "Also write stream_url, for peers built before acomm renamed it.", type: 'boolean', default: false },
     streamTtlMs: { description: "Unread offered streams are removed after this time, ms.", type: 'integer', minimum: 1, maximum: 86_400_000, default: 60_000 },
     maxConnections: { description: "Most connections open at once on the request socket. Default: a quarter of the process's open-files limit.", type: 'integer', minimum: 1, maximum: 1_000_000 },
+    taskSchemas: { description: 'JSON schemas of the args of tasks served by unix providers, by task name: a request whose args do not fit is refused (ERR_BAD_REQUEST) before it is sent.', type: 'object', additionalProperties: { type: 'object' }, default: {} },
     providerWatchMs: { description: "How often to check that providers with unanswered requests still listen, ms; a dead one fails its requests with ERR_PROVIDER_GONE within about this time. 0: off.", type: 'integer', minimum: 0, maximum: 600_000, default: 1000 },
   },
 };
@@ -160,7 +164,9 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       };
     }
 
+    const validators = new Map(Object.entries(options.taskSchemas).map(([task, schema]) => [task, argsValidator(task, schema)] as const));
     api.hooks.onRequest.tap(PLUGIN_NAME, (request) => {
+      if (!request.taskURL) validators.get(request.task)?.(request.args, request.id);
       const hook = request.responseHook;
       if (hook && schemeOf(hook) === 'unix') {
         const hookPath = unixSocketPath(hook);
@@ -241,7 +247,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       onResponse: (response) => runtime.receiveResponse(response),
     });
 
-    api.provide<UnixTransportService>(UNIX_TRANSPORT_SERVICE, {
+    api.provide(UNIX_TRANSPORT_SERVICE, {
       requestSocketPath,
       responseSocketPath,
       responseHookUrl,
@@ -281,3 +287,9 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     });
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'unix.transport': UnixTransportService;
+  }
+}

@@ -183,6 +183,13 @@ describe('runtime: hooks', () => {
   });
 });
 
+// A service declared the way plugin authors declare theirs.
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'base.greeting': { hello(): string };
+  }
+}
+
 describe('runtime: plugins', () => {
   const base = definePlugin({ name: 'base', apply(api) { api.provide('base.greeting', { hello: () => 'hi' }); } });
 
@@ -201,7 +208,16 @@ describe('runtime: plugins', () => {
     let greeting = '';
     const dependent = definePlugin({
       name: 'dependent', dependencies: ['base'],
-      apply(api) { api.onStart(() => { greeting = api.service<{ hello(): string }>('base.greeting').hello(); }); },
+      apply(api) {
+        api.onStart(() => { greeting = api.service('base.greeting').hello(); });
+        // A wrong name or a wrong type does not compile.
+        // @ts-expect-error: not a declared service
+        if (greeting === 'never') api.service('base.greting');
+        // @ts-expect-error: the declared type has no goodbye()
+        if (greeting === 'never') api.service('base.greeting').goodbye();
+        // @ts-expect-error: provide checks the value's type
+        if (greeting === 'never') api.provide('base.greeting', { hello: 42 });
+      },
     });
     const runtime = makeRuntime({}, [base, dependent]);
     await runtime.start();

@@ -44,7 +44,7 @@ describe('dashboard in a headless browser', function () {
   });
 
   it('asks for a credential, then shows an encoder that connects later, without reload', async () => {
-    const base = runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = runtime.service('http.server').baseUrl();
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     const first = await page.goto(`${base}/dashboard`);
     assert.equal(first?.status(), 401);

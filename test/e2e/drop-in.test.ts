@@ -95,7 +95,7 @@ describe('drop-in: modes, paths and settings', function () {
     try {
       const embedded = createCoordinator({ plugins: [httpServer()], externalPort: 0, logLevel: 'silent' });
       await embedded.start();
-      const address = embedded.service<HttpServerService>('http.server').address()!;
+      const address = embedded.service('http.server').address()!;
       await embedded.stop();
       assert.equal(address.host, '127.0.0.1');
       assert.notEqual(address.port, 1);
@@ -133,7 +133,7 @@ describe('drop-in: modes, paths and settings', function () {
     runtime.use(httpServer()).use(keyAuth()).use(streamingControl()).use(operations({ processMetrics: false })).use(httpIngress()).use(inProcessProvider({ tasks: {} }));
     await runtime.start();
     try {
-      const base = runtime.service<HttpServerService>('http.server').baseUrl();
+      const base = runtime.service('http.server').baseUrl();
       for (const [method, target] of [['GET', '/commands/report'], ['GET', '/status'], ['GET', '/dashboard']] as const) {
         assert.equal((await post(`${base}${target}`, '', { authorization: 'Bearer once' }, method)).status, 200, target);
         assert.equal((await post(`${base}${target}`, '', { authorization: 'Bearer other' }, method)).status, 401, target);

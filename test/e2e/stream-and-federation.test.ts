@@ -13,7 +13,7 @@ function coordinator(dir: string, name: string, ingress: Record<string, unknown>
   return makeRuntime({ socketDir: dir, serviceName: name }, [unixTransport(), httpServer({ port: 0 }), httpIngress(ingress), streamProxy()]);
 }
 
-const baseOf = (runtime: Coordinator) => runtime.service<HttpServerService>('http.server').baseUrl();
+const baseOf = (runtime: Coordinator) => runtime.service('http.server').baseUrl();
 
 describe('federation: a request forwarded to another coordinator', function () {
   this.timeout(30_000);

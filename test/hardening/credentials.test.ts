@@ -48,7 +48,7 @@ describe('hardening: credentials, peers, hooks, sessions, redaction, stop deadli
     runtime = createCoordinator({ plugins: [], socketDir: sockets.dir }, { logger, env: { CONTROL_SECRET: 's', ...env } });
     runtime.use(httpServer({ port: 0 })).use(keyAuth()).use(streamingControl()).use(operations({ processMetrics: false }));
     await runtime.start();
-    return { base: runtime.service<HttpServerService>('http.server').baseUrl(), log: () => captured.text() };
+    return { base: runtime.service('http.server').baseUrl(), log: () => captured.text() };
   }
 
   it('7. Custom without its value, Basic without user or password: the commands API and dashboard stay closed, with one loud line', async () => {
@@ -76,7 +76,7 @@ describe('hardening: credentials, peers, hooks, sessions, redaction, stop deadli
   it('8. federation peers are compared as parsed origins and exact socket paths', async () => {
     runtime = makeRuntime({ socketDir: sockets.dir }, [unixTransport(), httpServer({ port: 0 }), httpIngress({ federationPeers: ['http://127.0.0.1:1999', `unix://${sockets.dir}/peer`] })]);
     await runtime.start();
-    const base = runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = runtime.service('http.server').baseUrl();
     const hook = JSON.stringify(hooks.url('/r'));
     for (const taskURL of [
       `http://127.0.0.1:1999@127.0.0.1:${hooks.port}/`,
@@ -106,7 +106,7 @@ describe('hardening: credentials, peers, hooks, sessions, redaction, stop deadli
   it('9. responseHooks restricts HTTP hooks to the caller and listed origins', async () => {
     runtime = makeRuntime({ socketDir: sockets.dir }, [httpServer({ port: 0 }), httpIngress({ responseHooks: ['caller', 'https://app.example:8443'] }), inProcessProvider({ tasks: { Ok: () => 1 } })]);
     await runtime.start();
-    const base = runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = runtime.service('http.server').baseUrl();
     // Task NoSuchTask: a hook the policy lets through ends in ERR_NO_PROVIDER (404), so nothing is ever posted.
     const send = (hook: string, task = 'NoSuchTask') => post(`${base}/`, `{"id":"h","task":"${task}","responseHook":${JSON.stringify(hook)},"args":null}`);
     const elsewhere = await send('http://hooks.invalid:1/r');
@@ -127,7 +127,7 @@ describe('hardening: credentials, peers, hooks, sessions, redaction, stop deadli
         operations({ processMetrics: false, maxSessions: 10, sessionTtlMs: 1000, dashboardIntervalMs: 100 }),
       ], { COMMANDS_API_AUTH: 'Bearer', COMMANDS_API_AUTH_TOKEN: 'tok' });
       await runtime.start();
-      const server = runtime.service<HttpServerService>('http.server');
+      const server = runtime.service('http.server');
       const base = server.baseUrl();
       for (let i = 0; i < 50; i += 1) assert.equal((await request(`${base}/dashboard`, { authorization: 'Bearer tok' })).status, 200);
       assert.ok(metricValue((await get(`${base}/metrics`)).body, 'coordinator_dashboard_sessions') <= 10);

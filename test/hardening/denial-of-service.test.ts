@@ -34,7 +34,7 @@ describe('hardening: hostile input costs little', function () {
       operations({ processMetrics: false }),
     ]);
     await runtime.start();
-    base = runtime.service<HttpServerService>('http.server').baseUrl();
+    base = runtime.service('http.server').baseUrl();
   }
 
   const coordSock = () => path.join(dir, 'coordinator', 'c.sock');

@@ -26,7 +26,7 @@ describe('hardening: no fault loses an event', function () {
     runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 100, ...options })], { EVENT_CALLBACK_URL: app.url('/events') });
     await runtime.start();
   }
-  const service = () => runtime.service<EventCallbacksService>('event-callbacks');
+  const service = () => runtime.service('event-callbacks');
   const sequenceOf = (channel: string) => app.received
     .filter((r) => r.headers['x-streaming-channel'] === channel && r.headers['x-event-type'] === 'stream-available')
     .map((r) => r.headers['x-streaming-id']);

@@ -95,7 +95,7 @@ describe('fuzz: nothing a peer sends escapes as anything but a clear error', fun
       hooks = await hookServer();
       runtime = makeRuntime({ socketDir: sockets.dir, serviceName: 'f', requestTimeoutMs: 2000 }, [unixTransport(), httpServer({ port: 0 }), httpIngress(), inProcessProvider({ tasks: { Ok: () => 'ok' } })]);
       await runtime.start();
-      base = runtime.service<HttpServerService>('http.server').baseUrl();
+      base = runtime.service('http.server').baseUrl();
     });
     after(async () => {
       await runtime.stop();

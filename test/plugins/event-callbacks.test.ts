@@ -24,7 +24,7 @@ describe('event callbacks against a real local application', function () {
     runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 80, ...options })], { EVENT_CALLBACK_URL: app.url('/events'), ...env });
     await runtime.start();
   }
-  const service = () => runtime.service<EventCallbacksService>('event-callbacks');
+  const service = () => runtime.service('event-callbacks');
 
   beforeEach(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'coord-events-'));

@@ -48,7 +48,7 @@ describe('HTTP ingress, HTTP hooks, stream proxy (real sockets and HTTP)', funct
   async function start(ingressOptions: Record<string, unknown> = {}, config: Record<string, unknown> = {}, proxyOptions: Record<string, unknown> = {}): Promise<void> {
     runtime = makeRuntime({ socketDir: dir, serviceName: 'coord1', ...config }, [unixTransport(), httpServer({ port: 0 }), httpIngress(ingressOptions), streamProxy(proxyOptions)]);
     await runtime.start();
-    base = runtime.service<HttpServerService>('http.server').baseUrl();
+    base = runtime.service('http.server').baseUrl();
   }
 
   async function provider(tasks: Parameters<typeof createProvider>[0]['tasks']): Promise<RunningProvider> {
@@ -198,7 +198,7 @@ describe('HTTP ingress, HTTP hooks, stream proxy (real sockets and HTTP)', funct
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
     try {
-      const proxy = runtime.service<StreamProxyService>('stream.proxy');
+      const proxy = runtime.service('stream.proxy');
       const url = proxy.register(new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/data`));
       await assert.rejects(get(url.href), /aborted|socket hang up|ECONNRESET/);
     } finally {
@@ -231,7 +231,7 @@ describe('HTTP ingress, HTTP hooks, stream proxy (real sockets and HTTP)', funct
     });
     for (let i = 0; i < 100 && !destroyed; i += 1) await delay(20);
     assert.ok(destroyed, 'the provider source was destroyed after the client left');
-    const proxy = runtime.service<StreamProxyService>('stream.proxy');
+    const proxy = runtime.service('stream.proxy');
     for (let i = 0; i < 100 && proxy.open > 0; i += 1) await delay(20);
     assert.equal(proxy.open, 0);
   });

@@ -42,7 +42,7 @@ describe('operations: health, readiness, metrics, status', function () {
     runtime = makeRuntime({ dataDir, drainTimeoutMs: 5000 }, [httpServer({ port: 0 }), operations(), slow, inProcessProvider({ tasks: { Hold: () => new Promise<string>((r) => { releaseTask = () => r('done'); }) } })], ENV);
     const starting = runtime.start();
     await delay(50);
-    const base = runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = runtime.service('http.server').baseUrl();
     const during = await get(`${base}/readyz`);
     assert.equal(during.status, 503);
     assert.equal(JSON.parse(during.body).runtime, 'starting');
@@ -69,7 +69,7 @@ describe('operations: health, readiness, metrics, status', function () {
       unixTransport(), httpServer({ port: 0 }), httpIngress(), streamProxy(), keyAuth(), eventCallbacks(), streamingControl(), operations(),
     ], ENV);
     await runtime.start();
-    const text = (await get(`${runtime.service<HttpServerService>('http.server').baseUrl()}/metrics`)).body;
+    const text = (await get(`${runtime.service('http.server').baseUrl()}/metrics`)).body;
     const exposed = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
     const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
     const section = doc.slice(doc.indexOf('## Metrics'), doc.indexOf('## Security'));
@@ -88,7 +88,7 @@ describe('operations: health, readiness, metrics, status', function () {
       inProcessProvider({ tasks: { Ok: () => 1, Fail: () => { throw new Error('no'); } } }),
     ], { ...ENV, EVENT_CALLBACK_URL: app.url('/events') });
     await runtime.start();
-    const base = runtime.service<HttpServerService>('http.server').baseUrl();
+    const base = runtime.service('http.server').baseUrl();
     const metrics = async () => (await get(`${base}/metrics`)).body;
     const before = await metrics();
     assert.equal(metricValue(before, 'coordinator_requests_total', 'task="Ok",outcome="ok"'), Number.NaN);
@@ -106,7 +106,7 @@ describe('operations: health, readiness, metrics, status', function () {
       ingest.send('PUBLISH-REQUEST', { 'Request-ID': '2', 'Stream-Channel': 'bad.ch', 'Stream-Key': 'k' });
       await ingest.next('PUBLISH-DENY');
       await runtime.emit(makeEvent('stream.available', { channel: 'ch1', streamId: accept.args['stream-id'], streamType: 'HLS-LIVE', resolution: '1280x720-30', indexFile: 'x' }));
-      assert.ok(await runtime.service<EventCallbacksService>('event-callbacks').idle(5000));
+      assert.ok(await runtime.service('event-callbacks').idle(5000));
       const after = await metrics();
       assert.equal(metricValue(after, 'coordinator_requests_total', 'task="Ok",outcome="ok"'), 2);
       assert.equal(metricValue(after, 'coordinator_requests_total', 'task="Fail",outcome="error"'), 1);

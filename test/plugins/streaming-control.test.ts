@@ -28,7 +28,7 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
       streamingControl(options),
     ], { CONTROL_SECRET: SECRET, COMMANDS_API_AUTH: 'Bearer', COMMANDS_API_AUTH_TOKEN: 't', EVENT_CALLBACK_URL: app.url('/events'), ...env });
     await runtime.start();
-    base = runtime.service<HttpServerService>('http.server').baseUrl();
+    base = runtime.service('http.server').baseUrl();
   }
 
   async function peer(role: 'rtmp' | 'wss' | 'hls', headers: Record<string, string> = {}): Promise<ControlPeer> {
@@ -384,7 +384,7 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
       await enc.close();
       assert.deepEqual((await ingest.next('STREAM-KILL')).args, { 'stream-channel': 'ch1', 'stream-id': streamId });
       assert.deepEqual(JSON.parse((await commands('/commands/capacity')).body), { load: 0, capacity: 0, encoderCount: 0 });
-      assert.ok(await runtime.service<EventCallbacksService>('event-callbacks').idle(5000));
+      assert.ok(await runtime.service('event-callbacks').idle(5000));
       assert.deepEqual(app.received.map((r) => `${r.headers['x-event-type']}:${r.headers['x-streaming-channel']}:${r.headers['x-streaming-id'] === streamId}`), ['stream-available:ch1:true', 'stream-closed:ch1:true']);
       const available = app.received[0]!;
       assert.equal(available.headers['x-stream-type'], 'HLS-LIVE');
@@ -414,7 +414,7 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
       enc.send('STREAM-CLOSED', { 'Stream-Channel': 'ch1', 'Stream-ID': streamId });
       enc.send('STREAM-CLOSED', { 'Stream-Channel': 'ch1', 'Stream-ID': 'never-announced' });
       await delay(50);
-      assert.ok(await runtime.service<EventCallbacksService>('event-callbacks').idle(5000));
+      assert.ok(await runtime.service('event-callbacks').idle(5000));
       assert.deepEqual(app.received.map((r) => `${r.headers['x-event-type']}#${r.headers['x-event-sequence']}`), ['stream-available#1', 'stream-available#2', 'stream-available#3', 'stream-closed#4']);
       assert.equal(app.received[2]!.headers['x-start-time'], '12.5');
     });

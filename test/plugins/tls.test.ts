@@ -55,7 +55,7 @@ describe('TLS listener with certificate reload', function () {
     renameSync(first.key, keyFile);
     runtime = makeRuntime({}, [httpServer({ port: 0, tls: { port: 0, certFile, keyFile, checkReloadMs: 50 } }), operations({ processMetrics: false })]);
     await runtime.start();
-    const { port } = runtime.service<HttpServerService>('http.server').tlsAddress()!;
+    const { port } = runtime.service('http.server').tlsAddress()!;
     assert.equal(await peerCertificate(port), 'first');
 
     // An open keep-alive connection, before the swap.
@@ -88,7 +88,7 @@ describe('TLS listener with certificate reload', function () {
     const { caCert, clientCert, clientKey } = makeCa(dir);
     runtime = makeRuntime({}, [httpServer({ port: 0, tls: { port: 0, certFile: server.cert, keyFile: server.key, clientCaFile: caCert } }), operations({ processMetrics: false })]);
     await runtime.start();
-    const { port } = runtime.service<HttpServerService>('http.server').tlsAddress()!;
+    const { port } = runtime.service('http.server').tlsAddress()!;
     const request = (extra: https.RequestOptions) => new Promise<number>((resolve, reject) => {
       https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, agent: false, ...extra }, (res) => {
         res.resume();
