@@ -12,6 +12,9 @@ import { effectiveConfig } from '../core/create.js';
 import { formatProblem } from '../core/config/validate.js';
 import { CLI_DEFAULT_DATA_DIR } from '../core/config/resolve.js';
 import { chooseMode, type ModeChoice } from './mode.js';
+import { resolvePluginPackages } from './plugin-packages.js';
+import { formatPlugins } from './plugins-tree.js';
+import { createLogger } from '../core/logger.js';
 import { fetchStatus, formatSnapshot } from './status.js';
 import { describeStartFailure } from './start-failure.js';
 
@@ -20,7 +23,8 @@ const HELP = `Usage: coordinator <command> [options]
 Commands:
   start        Start the coordinator (default config: ./coordinator.config.* or embedded defaults)
   validate     Check the config and print every problem with its path and rule (exit 1 if any)
-  status       Print the live state of a running coordinator (--url, --authorization)
+  status       Print the live state of a running coordinator (--url, --authorization, --json)
+  plugins      Print the configured plugins: the hooks each taps (with stages), its services, deliveries
 
 Options:
   --config FILE, -c, --config_file FILE   Config file (.ts, .js, .json, .yaml)
@@ -33,6 +37,7 @@ Options:
                                           default: inferred from the originals' settings present
   --url URL                               status: the coordinator's HTTP address (default from the config)
   --authorization VALUE                   status: Authorization header (or COORDINATOR_AUTHORIZATION)
+  --json                                  status, plugins: print JSON
   -h, --help                              Show this help
   -v, --version                           Show the version
 
@@ -82,6 +87,7 @@ function parse(argv: string[]) {
       mode: { type: 'string' },
       url: { type: 'string' },
       authorization: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -131,6 +137,9 @@ async function prepare(flags: Flags): Promise<Prepared> {
   if (config.plugins === undefined) {
     mode = chooseMode(config, ACOMM_FLAGS.filter((f) => flags[f] !== undefined), env, flags.mode);
     config.plugins = [...PLUGIN_SETS[mode.mode]];
+  } else if (Array.isArray(config.plugins)) {
+    // Plugins published as packages ('coordinator-plugin-…'), loaded by name.
+    config.plugins = await resolvePluginPackages(config.plugins, loaded.filepath);
   }
   // The CLI keeps its files in ./.coordinator-data unless told (the library has no default).
   config.dataDir ??= CLI_DEFAULT_DATA_DIR;
@@ -170,7 +179,16 @@ async function status(flags: Flags, io: CliIO): Promise<number> {
     io.err(`${result.message}\n`);
     return 1;
   }
-  io.out(formatSnapshot(result.snapshot));
+  io.out(flags.json ? `${JSON.stringify(result.snapshot, null, 2)}\n` : formatSnapshot(result.snapshot));
+  return 0;
+}
+
+async function plugins(flags: Flags, io: CliIO): Promise<number> {
+  const { config, source, overrides, env } = await prepare(flags);
+  const runtime = createCoordinator(config, { env, overrides, ...(source ? { source } : {}), logger: createLogger({ level: 'silent' }) });
+  await runtime.applyPlugins();
+  const described = runtime.describePlugins();
+  io.out(flags.json ? `${JSON.stringify(described, null, 2)}\n` : formatPlugins(described));
   return 0;
 }
 
@@ -243,6 +261,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     if (command === 'start') return await start(flags, io);
     if (command === 'validate') return await validate(flags, io);
     if (command === 'status') return await status(flags, io);
+    if (command === 'plugins') return await plugins(flags, io);
     io.err(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
     return 2;
   } catch (err) {

@@ -31,6 +31,11 @@ export class DeliveryRegistry {
     return [...this.byScheme.keys()];
   }
 
+  /** Which plugin delivers each scheme. */
+  owners(): Array<{ scheme: string; plugin: string }> {
+    return [...this.byScheme].map(([scheme, entry]) => ({ scheme, plugin: entry.plugin }));
+  }
+
   async deliver(hook: URL, response: Response, context: ResponseContext): Promise<void> {
     const entry = this.byScheme.get(schemeOf(hook));
     if (!entry) {

@@ -24,6 +24,17 @@ import { schemeOf } from './wire-url.js';
 import type { CoordinatorEvent } from './events.js';
 import { fanOut, type FanOutMember } from './fanout.js';
 
+export interface PluginDescription {
+  name: string;
+  version?: string;
+  dependencies: string[];
+  /** Hooks tapped, with the tap's stage (lower runs first). */
+  taps: Array<{ hook: string; stage: number }>;
+  services: string[];
+  /** URL schemes of response hooks it delivers to. */
+  deliveries: string[];
+}
+
 export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export interface DispatchOptions {
@@ -206,6 +217,30 @@ export class Coordinator {
 
   hasService(service: string): boolean {
     return this.services.has(service);
+  }
+
+  /**
+   * What each plugin contributes, once applied: its dependencies, the hooks it
+   * taps (with their stages), the services it provides and the URL schemes it
+   * delivers (`coordinator plugins` prints this).
+   */
+  describePlugins(): PluginDescription[] {
+    const taps = new Map<string, Array<{ hook: string; stage: number }>>();
+    for (const [hook, instance] of Object.entries(this.hooks) as Array<[string, { taps: Array<{ name: string; stage?: number }> }]>) {
+      for (const tap of instance.taps) {
+        const list = taps.get(tap.name) ?? [];
+        list.push({ hook, stage: tap.stage ?? 0 });
+        taps.set(tap.name, list);
+      }
+    }
+    return this.plugins.map(({ definition }) => ({
+      name: definition.name,
+      ...(definition.version ? { version: definition.version } : {}),
+      dependencies: [...(definition.dependencies ?? [])],
+      taps: taps.get(definition.name) ?? [],
+      services: [...this.services].filter(([, entry]) => entry.plugin === definition.name).map(([name]) => name),
+      deliveries: this.delivery.owners().filter((o) => o.plugin === definition.name).map((o) => o.scheme),
+    }));
   }
 
   /** Readiness: started, and every plugin's own check (listeners bound, stores open) passes. */

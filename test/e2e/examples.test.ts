@@ -37,4 +37,11 @@ describe('examples', function () {
     assert.equal((out.match(/: pong/g) ?? []).length, 3);
     assert.equal((out.match(/ERR_REJECTED rate limit/g) ?? []).length, 2);
   });
+
+  it('examples/plugin-package: a plugin published as its own package, loaded by name, in the plugin tree, serving its task', () => {
+    const out = runExample('examples/plugin-package/run.ts');
+    assert.match(out, /└─ coordinator-plugin-hello@1\.0\.0 {2}\(needs inproc-provider\)/);
+    assert.match(out, /provides service hello\.counter/);
+    assert.match(out, /Hello -> hi plugin author/);
+  });
 });
