@@ -1,7 +1,8 @@
 // Build dist/ (ESM + type declarations) with the TypeScript compiler.
 // Runs on `npm install` (prepare) so the package entry points exist.
 import { spawnSync } from 'node:child_process';
-import { rmSync, existsSync } from 'node:fs';
+import { rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -17,4 +18,20 @@ try {
 }
 rmSync('dist', { recursive: true, force: true });
 const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+
+// CommonJS consumers type-checking with module node16/nodenext read the
+// `require` condition's types: the same declarations as .d.cts files whose
+// relative imports name .cjs, so that TypeScript reads them as CommonJS
+// (at run time require() loads the ESM build, Node 20.19+).
+function mirror(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) mirror(file);
+    else if (entry.name.endsWith('.d.ts')) {
+      const text = readFileSync(file, 'utf8').replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\.js\2/g, '$1$2$3.cjs$2');
+      writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+    }
+  }
+}
+mirror('dist');

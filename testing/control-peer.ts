@@ -43,7 +43,7 @@ export class ControlPeer {
   private cursor = 0;
   closed = false;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       const message = parsePeerMessage(data.toString());
@@ -90,8 +90,9 @@ export class ControlPeer {
     return this.received.filter((m) => m.type === type);
   }
 
-  sendRaw(text: string): void {
-    this.ws.send(text);
+  /** Send exactly these bytes or this text (malformed messages, binary frames). */
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
   }
 
   send(type: string, args: Record<string, string | number> = {}): void {

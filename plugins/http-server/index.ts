@@ -4,8 +4,8 @@
 // original servers did), by method then any method; prefix routes serve
 // families like /stream/<token>; one plugin may own the fallback.
 
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { readFileSync, statSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';

@@ -454,7 +454,7 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
       enc.send('PUBLISH-REQUEST', { 'Request-ID': '1', 'Stream-Channel': 'c', 'Stream-Key': 'k' });
       ingest.send('REGISTER', { Capacity: 5 });
       ingest.send('FOO');
-      ingest.ws.send(Buffer.from([1, 2, 3]));
+      ingest.sendRaw(Buffer.from([1, 2, 3]));
       ingest.send('ERROR', { 'Error-Code': 'X', 'Error-Message': 'y' });
       ingest.sendRaw('');
       await delay(100);
