@@ -17,12 +17,12 @@ function isPlugin(value: unknown): value is PluginLike {
   return (typeof value === 'function' && 'definition' in value) || (typeof value === 'object' && value !== null && ('definition' in value || 'apply' in value));
 }
 
-async function importPlugin(name: string, from: string): Promise<PluginLike & ((options?: Record<string, unknown>) => PluginLike)> {
+async function importPlugin(name: string, from: string): Promise<(PluginLike & ((options?: Record<string, unknown>) => PluginLike)) | undefined> {
   let resolved: string;
   try {
     resolved = createRequire(path.join(from, 'package.json')).resolve(name);
-  } catch (cause) {
-    throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `plugin package ${name} is not installed where the config is (${from}): npm install ${name}`, { cause });
+  } catch {
+    return undefined; // not installed: validation reports the unknown name (with a suggestion)
   }
   // The package imports 'coordinator-runtime' as a peer: where the app has none installed, it is us.
   resolveOwnPackageFromConfigs((await import('../index.js')) as Record<string, unknown>);
@@ -38,11 +38,11 @@ export async function resolvePluginPackages(entries: PluginEntry[], configFile: 
   const out: PluginEntry[] = [];
   for (const entry of entries) {
     if (typeof entry === 'string' && isPackageName(entry)) {
-      out.push(await importPlugin(entry, from));
+      out.push((await importPlugin(entry, from)) ?? entry);
     } else if (typeof entry === 'object' && entry !== null && !isPlugin(entry) && typeof (entry as { name?: unknown }).name === 'string' && isPackageName((entry as { name: string }).name)) {
       const named = entry as { name: string; options?: Record<string, unknown> };
       const plugin = await importPlugin(named.name, from);
-      out.push(typeof plugin === 'function' ? plugin(named.options ?? {}) : plugin);
+      out.push(plugin === undefined ? entry : typeof plugin === 'function' ? plugin(named.options ?? {}) : plugin);
     } else {
       out.push(entry);
     }

@@ -37,7 +37,7 @@ export interface PluginCatalog {
 export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, index: number): PluginLike {
   if (typeof entry === 'string') {
     const factory = catalog.builtins[entry];
-    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry}${didYouMean(entry, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry}${didYouMean(entry, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')}; a plugin package must be installed where the config is)`);
     return factory;
   }
   if (typeof entry === 'function' || (typeof entry === 'object' && entry !== null && ('definition' in entry || 'apply' in entry))) {

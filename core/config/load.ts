@@ -4,7 +4,7 @@
 
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import type { Loader } from 'cosmiconfig';
 import { CoordinatorError } from '../errors.js';
 import type { CoordinatorConfig } from './types.js';
 import { resolveOwnPackageFromConfigs } from './self-resolve.js';
@@ -53,7 +53,9 @@ const loadModule: Loader = async (filepath) => {
   return typeof value === 'function' ? await (value as () => unknown)() : value;
 };
 
-function explorer() {
+async function explorer() {
+  // cosmiconfig (and its YAML parser) load only when a config file is looked for.
+  const { cosmiconfig } = await import('cosmiconfig');
   return cosmiconfig(MODULE_NAME, {
     searchPlaces: [
       `${MODULE_NAME}.config.ts`, `${MODULE_NAME}.config.mts`, `${MODULE_NAME}.config.js`, `${MODULE_NAME}.config.mjs`,
@@ -69,7 +71,7 @@ function explorer() {
  * `cwd`. No file found → empty config (the embedded defaults).
  */
 export async function loadConfig(file?: string, cwd = process.cwd()): Promise<LoadedConfig> {
-  const ex = explorer();
+  const ex = await explorer();
   try {
     const result = file ? await ex.load(path.resolve(cwd, file)) : await ex.search(cwd);
     if (!result || result.isEmpty) return { config: {}, filepath: result?.filepath };

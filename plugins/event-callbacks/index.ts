@@ -5,7 +5,6 @@
 
 import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
@@ -145,7 +144,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     }
     return problems;
   },
-  apply(api, options) {
+  async apply(api, options) {
+    // Loaded only when the plugin is configured (a lighter start for everyone else).
+    const { Agent, request } = await import('undici');
     const { log, config } = api;
     const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');

@@ -18,7 +18,7 @@ import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
 import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { readBody } from './body.js';
-import { JsonPoster, type RetryPolicy } from './http-client.js';
+import type { RetryPolicy } from './http-client.js';
 import { isLocalHostname, replaceLocalhost, peerHost } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'http-ingress';
@@ -107,7 +107,9 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
   name: PLUGIN_NAME,
   dependencies: ['http-server'],
   optionsSchema,
-  apply(api, options) {
+  async apply(api, options) {
+    // undici is loaded only when the plugin is configured.
+    const { JsonPoster } = await import('./http-client.js');
     const { runtime, log } = api;
     const poster = new JsonPoster();
     let http!: HttpServerService;

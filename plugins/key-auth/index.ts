@@ -4,7 +4,6 @@
 // anything else (another status, a timeout, a connection error) is no.
 
 import { createHash } from 'node:crypto';
-import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Request } from '../../core/model.js';
@@ -66,7 +65,9 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
   optionsSchema,
   env: keyAuthEnv,
   check: (options) => webhookProblems(options, 'KEY_VERIFICATION_URL'),
-  apply(api, options) {
+  async apply(api, options) {
+    // Loaded only when the plugin is configured (a lighter start for everyone else).
+    const { Agent, request } = await import('undici');
     const { log } = api;
     const auth = webhookAuthorization(options);
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });

@@ -11,8 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
 import { authorize, commandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
-import { Gauge } from 'prom-client';
-import { createMetrics } from './metrics.js';
 import { collectSnapshot } from './snapshot.js';
 import { DASHBOARD_HTML, LOGIN_HTML } from './dashboard-page.js';
 
@@ -53,7 +51,9 @@ export const operations = definePlugin<OperationsOptions>({
     const credential = commandsAuthProblem(resolveCommandsAuth(config.commandsApi, env));
     return credential ? [{ path: '', message: `${credential}: the commands API, /status and /dashboard stay closed (401 to everyone)`, severity: 'warning' }] : [];
   },
-  apply(api, options) {
+  async apply(api, options) {
+    // prom-client is loaded only when the plugin is configured.
+    const [{ Gauge }, { createMetrics }] = await Promise.all([import('prom-client'), import('./metrics.js')]);
     const { runtime, log } = api;
     const http = api.service(HTTP_SERVER_SERVICE);
     // The same credential as the commands API: config.commandsApi, COMMANDS_API_AUTH* over it.

@@ -14,7 +14,6 @@ import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { Agent, request } from 'undici';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import { schemeOf } from '../../core/wire-url.js';
@@ -80,7 +79,9 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
   name: PLUGIN_NAME,
   dependencies: ['http-server', 'unix-transport'],
   optionsSchema,
-  apply(api, options) {
+  async apply(api, options) {
+    // Loaded only when the plugin is configured (a lighter start for everyone else).
+    const { Agent, request } = await import('undici');
     const { log } = api;
     const tokens = new Map<string, TokenEntry>();
     const agent = new Agent({ keepAliveTimeout: 4_000 });

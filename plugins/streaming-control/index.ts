@@ -6,7 +6,7 @@
 
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { WebSocket, RawData } from 'ws';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import { successResponse } from '../../core/model.js';
@@ -18,7 +18,7 @@ import { STREAM_AVAILABLE, STREAM_CLOSED } from '../shared/stream-events.js';
 import { intVar, overlay, type Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
-import { verifyControlToken, type ControlRole } from './control-auth.js';
+import type { ControlRole } from './control-auth.js';
 import { isValidId, StreamIdGenerator } from './ids.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
 import { authorize, commandsAuthProblem, json, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
@@ -99,7 +99,9 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     if (!options.controlSecret && !options.allowUnauthenticatedControl) problems.push({ path: 'controlSecret', message: 'CONTROL_SECRET is not set: control channels are closed (every ingest server and encoder is refused)', severity: 'warning' });
     return problems;
   },
-  apply(api, options) {
+  async apply(api, options) {
+    // ws and jose are loaded only when the plugin is configured.
+    const [{ WebSocketServer }, { verifyControlToken }] = await Promise.all([import('ws'), import('./control-auth.js')]);
     const { runtime, log } = api;
     const secret = new TextEncoder().encode(options.controlSecret);
     const maxIdLength = options.idMaxLength;
