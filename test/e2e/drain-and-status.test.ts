@@ -50,9 +50,29 @@ describe('coordinator process: status, graceful drain, second signal', function 
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^coordinator started, up \d+s, 0 request\(s\) in flight/);
     assert.match(ok.stdout, /providers \(1 task\)\n {2}Slow +1/);
+    const json = spawnSync(process.execPath, ['bin/coordinator.js', 'status', '--json', '--url', `http://127.0.0.1:${port}`, '--authorization', 'Bearer st'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(json.status, 0, json.stderr);
+    const snapshot = JSON.parse(json.stdout);
+    assert.equal(snapshot.status, 'started');
+    assert.deepEqual(snapshot.providers, [{ task: 'Slow', providers: 1 }]);
     const denied = spawnSync(process.execPath, ['bin/coordinator.js', 'status', '--url', `http://127.0.0.1:${port}`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COORDINATOR_AUTHORIZATION: '' } });
     assert.equal(denied.status, 1);
     assert.match(denied.stderr, /unauthorized/);
+  });
+
+  it('`coordinator plugins` prints the plugin tree of a config, as text and as JSON', () => {
+    const file = path.join(sockets.dir, 'plugins.json');
+    writeFileSync(file, JSON.stringify({ socketDir: sockets.dir, plugins: ['unix-transport', 'http-server', 'http-ingress'] }));
+    const text = spawnSync(process.execPath, ['bin/coordinator.js', 'plugins', '--config', file], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^3 plugins, in order/);
+    assert.match(text.stdout, /├─ unix-transport\n│ {4}hook onRequest \(stage 0\)/);
+    assert.match(text.stdout, /└─ http-ingress {2}\(needs http-server\)\n {5}hook onRequest \(stage -100\)/);
+    const json = spawnSync(process.execPath, ['bin/coordinator.js', 'plugins', '--json', '--config', file], { cwd: ROOT, encoding: 'utf8' });
+    const described = JSON.parse(json.stdout) as Array<{ name: string; services: string[]; deliveries: string[] }>;
+    assert.deepEqual(described.map((p) => p.name), ['unix-transport', 'http-server', 'http-ingress']);
+    assert.deepEqual(described[1]!.services, ['http.server']);
+    assert.deepEqual(described[2]!.deliveries, ['http', 'https']);
   });
 
   it('SIGTERM: in-flight requests finish, then exit 0 with a drain report', async () => {
