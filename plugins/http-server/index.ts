@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import { intVar } from '../shared/env.js';
-import { connectionShare } from '../../core/limits.js';
+import { connectionShare, openFileLimit } from '../../core/limits.js';
 
 export const PLUGIN_NAME = 'http-server';
 export const HTTP_SERVER_SERVICE = 'http.server';
@@ -275,7 +275,7 @@ export const httpServer = definePlugin<HttpServerOptions>({
       });
       const address = server.address();
       if (address && typeof address === 'object') bound = { host: address.address, port: address.port };
-      log.info({ host: bound?.host, port: bound?.port }, 'HTTP server listening');
+      log.info({ maxConnections, openFileLimit: openFileLimit(), host: bound?.host, port: bound?.port }, 'HTTP server listening');
       if (!tls) return;
       secure = https.createServer({ ...readPair(tls), ...timeouts });
       secure.maxConnections = maxConnections;

@@ -127,3 +127,21 @@ describe('hardening: the coordinator process under ulimit -n 256 and a 128 MB he
     assert.doesNotMatch(coordinator.output(), /EMFILE|heap out of memory/);
   });
 });
+
+describe('hardening: descriptor limits', function () {
+  this.timeout(30_000);
+
+  it('a low soft open-files limit is raised to the hard limit (by Node at start), and the connection caps are taken from it', async () => {
+    const sockets = tempSocketDir();
+    const config = path.join(sockets.dir, 'c.json');
+    writeFileSync(config, JSON.stringify({ socketDir: sockets.dir, externalPort: 0, plugins: ['http-server'] }));
+    const child = startChild('bash', ['-c', `ulimit -Sn 200 && ulimit -Hn 4000 && exec "${process.execPath}" bin/coordinator.js start --config "${config}"`]);
+    try {
+      await child.waitFor(/coordinator ready/, 20_000);
+      assert.match(child.output(), /"maxConnections":1600,"openFileLimit":4000,[^\n]*"msg":"HTTP server listening"/);
+    } finally {
+      await child.stop();
+      sockets.cleanup();
+    }
+  });
+});
