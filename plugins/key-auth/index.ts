@@ -130,7 +130,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
       const verdict = await verify({ 'x-streaming-channel': channel, 'x-streaming-key': key, 'x-user-ip': String(args.userIp ?? '') }, '', request.id);
       if (!verdict.ok) {
         // The reason is logged; the key never is.
-        ctx.log.info({ channel, reason: verdict.reason }, 'publish denied by key verification');
+        ctx.log.debug({ channel, reason: verdict.reason }, 'publish denied by key verification');
         throw new CoordinatorError('ERR_REJECTED', `key verification failed: ${verdict.reason}`, { requestId: request.id, details: { channel } });
       }
       if (cacheKey) cache.set(cacheKey, { settings: verdict.settings, expiresAt: Date.now() + options.cacheTtlMs });

@@ -187,12 +187,12 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       if (!session.alive) return; // the publisher left while we verified: nobody to answer
       runtime.telemetry.emit('publish', { accepted: !response.error, reason: response.error ? (response.errorCode ?? 'error') : 'accepted' });
       if (response.error) {
-        log.info({ session: session.id, channel, reason: response.error }, 'publish denied');
+        log.debug({ session: session.id, channel, reason: response.error }, 'publish denied');
         plane.send(session, 'PUBLISH-DENY', echo);
         return;
       }
       const { streamId } = response.result as { streamId: string };
-      log.info({ session: session.id, channel, streamId }, 'publish accepted');
+      log.debug({ session: session.id, channel, streamId }, 'publish accepted');
       plane.send(session, 'PUBLISH-ACCEPT', { ...echo, 'Stream-ID': streamId });
     }
 
