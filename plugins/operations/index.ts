@@ -171,7 +171,7 @@ export const operations = definePlugin<OperationsOptions>({
 
     api.onStart(() => {
       const problem = commandsAuthProblem(auth);
-      if (problem) log.error({ problem }, `${problem}: /status and /dashboard are CLOSED (401 to everyone) until the credential is set`);
+      if (problem) log[auth.mode === 'none' ? 'warn' : 'error']({ problem }, `${problem}: /status and /dashboard are CLOSED (401 to everyone) until the credential is set`);
       ticker = setInterval(() => {
         pruneSessions();
         if (streams.size === 0) return;

@@ -354,7 +354,8 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
           : 'CONTROL_SECRET is not set: control channels are CLOSED (every ingest server and encoder is refused). Set CONTROL_SECRET to enable streaming.');
       }
       const problem = commandsAuthProblem(commandsAuth);
-      if (problem) log.error({ problem }, `${problem}: the commands API is CLOSED (401 to everyone) until its credential is set`);
+      // Unset is the closed default (a warning); a mode set without its secret is a mistake (an error).
+      if (problem) log[commandsAuth.mode === 'none' ? 'warn' : 'error']({ problem }, `${problem}: the commands API is CLOSED (401 to everyone) until its credential is set`);
     });
     // Tell peers we are going: close control sockets so they re-dial another instance.
     api.onDrain(() => {
