@@ -314,9 +314,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         return;
       }
       try {
-        while (busy.size < options.concurrency) {
-          const row = outbox.nextDue(Date.now(), busy);
-          if (!row) break;
+        const { due, wakeAt } = outbox.nextBatch(Date.now(), busy, options.concurrency - busy.size);
+        for (const row of due) {
           busy.add(row.streamKey);
           const work = attempt(row).finally(() => {
             busy.delete(row.streamKey);
@@ -326,7 +325,6 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           });
           attempts.add(work);
         }
-        const wakeAt = outbox.nextWakeAt(busy);
         if (wakeAt !== undefined && busy.size < options.concurrency) {
           timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
         }

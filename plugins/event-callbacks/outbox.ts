@@ -142,16 +142,10 @@ export class Outbox {
       nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
       setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
       insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      due: db.prepare(`
+      heads: db.prepare(`
         SELECT o.* FROM outbox o
-        WHERE o.next_attempt_at <= ?
-          AND o.id = (SELECT MIN(id) FROM outbox WHERE stream_key = o.stream_key)
-          AND o.stream_key NOT IN (SELECT value FROM json_each(?))
-        ORDER BY o.next_attempt_at, o.id LIMIT 1`),
-      nextWake: db.prepare(`
-        SELECT MIN(o.next_attempt_at) AS at FROM outbox o
         WHERE o.id = (SELECT MIN(id) FROM outbox WHERE stream_key = o.stream_key)
-          AND o.stream_key NOT IN (SELECT value FROM json_each(?))`),
+        ORDER BY o.next_attempt_at, o.id LIMIT ?`),
       remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
       reschedule: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
       toDead: db.prepare('INSERT INTO dead_letters (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, last_error, died_at) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts + 1, ?, ? FROM outbox WHERE id = ?'),
@@ -189,22 +183,41 @@ export class Outbox {
     })();
   };
 
-  /** The oldest due head-of-stream event whose stream is not being delivered right now. */
-  nextDue(now: number, busyStreams: Iterable<string>): OutboxRow | undefined {
-    const raw = this.statements.due.get(now, JSON.stringify([...busyStreams]));
-    return raw ? fromRaw(raw) : undefined;
+  /**
+   * The next events to send: the head of each stream not being delivered
+   * now, due ones first, at most `slots`; and when the next one not yet due
+   * falls due. One query per call, whatever the number of streams in flight.
+   */
+  nextBatch(now: number, busyStreams: ReadonlySet<string>, slots: number): { due: OutboxRow[]; wakeAt: number | undefined } {
+    const due: OutboxRow[] = [];
+    let wakeAt: number | undefined;
+    if (slots <= 0) return { due, wakeAt };
+    for (const raw of this.statements.heads.all(busyStreams.size + slots) as RawRow[]) {
+      if (busyStreams.has(raw.stream_key)) continue;
+      if (raw.next_attempt_at > now) {
+        wakeAt = raw.next_attempt_at;
+        break;
+      }
+      due.push(fromRaw(raw));
+      if (due.length >= slots) break;
+    }
+    return { due, wakeAt };
   }
 
-  /** When the next head-of-stream event falls due (ms epoch), if any. */
-  nextWakeAt(busyStreams: Iterable<string>): number | undefined {
-    return this.statements.nextWake.get(JSON.stringify([...busyStreams]))?.at ?? undefined;
+  /** The oldest due head-of-stream event whose stream is not being delivered right now. */
+  nextDue(now: number, busyStreams: Iterable<string>): OutboxRow | undefined {
+    return this.nextBatch(now, new Set(busyStreams), 1).due[0];
   }
 
   /** Delivered: remove it; a delivered stream-closed also ends the stream's announcement. */
   readonly delivered = (row: OutboxRow): void => {
+    if (row.type !== 'stream-closed') {
+      this.statements.remove.run(row.id); // one statement: its own transaction
+      return;
+    }
     this.db.transaction(() => {
       this.statements.remove.run(row.id);
-      if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
+      this.statements.unannounce.run(row.channel, row.streamId);
     })();
   };
 
