@@ -1,10 +1,9 @@
 // Provider discovery: providers of task T are the unix sockets in
 // <socketDir>/T/, best priority first. The listing is cached per task and
-// re-read only when the directory's mtime changes (one stat per request
-// instead of a readdir plus a stat per entry), so providers that appear or
-// disappear are noticed at once.
+// watched (inotify): no I/O per request while nothing changes; a change
+// drops it and the next request reads the directory again.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { CoordinatorError } from '../../core/errors.js';
 
@@ -44,41 +43,115 @@ export function compareSockets(a: ProviderSocket, b: ProviderSocket): number {
 interface CacheEntry {
   mtimeNs: bigint;
   sockets: ProviderSocket[];
+  /** Set while a watcher on the directory vouches for this listing: no stat needed. */
+  watcher: FSWatcher | undefined;
 }
+
+/** Directories watched at once at most; past it, listings are checked with a stat per request. */
+const MAX_WATCHED = 1024;
 
 export class ProviderDirectory {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly loading = new Map<string, Promise<ProviderSocket[]>>();
+  private watched = 0;
+  private closed = false;
 
   constructor(private readonly socketDir: string) {}
 
-  /** Sockets serving `task`, best first; [] when none. */
+  /**
+   * Sockets serving `task`, best first; [] when none. A listing is kept
+   * while an inotify watch on the task directory says nothing changed (no
+   * I/O per request, the hot path); a change, or no watch, means a stat (and
+   * a readdir when the directory's mtime moved).
+   */
   async list(task: string): Promise<ProviderSocket[]> {
+    const cached = this.cache.get(task);
+    if (cached?.watcher) return cached.sockets;
+    // Concurrent requests for a task share one look at the directory.
+    let loading = this.loading.get(task);
+    if (!loading) {
+      loading = this.load(task).finally(() => this.loading.delete(task));
+      this.loading.set(task, loading);
+    }
+    return loading;
+  }
+
+  private async load(task: string): Promise<ProviderSocket[]> {
     const dir = path.join(this.socketDir, task);
     let mtimeNs: bigint;
     try {
       mtimeNs = (await fs.stat(dir, { bigint: true })).mtimeNs;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
-        this.cache.delete(task);
+        this.forget(task);
         return [];
       }
       throw err;
     }
-    const cached = this.cache.get(task);
-    if (cached && cached.mtimeNs === mtimeNs) return cached.sockets;
+    const known = this.cache.get(task);
+    if (known && known.mtimeNs === mtimeNs) {
+      known.watcher ??= this.watch(task, dir, () => undefined);
+      return known.sockets;
+    }
+    this.forget(task);
+    // Watch first, then read: a change during the read means the listing is not kept.
+    let changed = false;
+    const watcher = this.watch(task, dir, () => { changed = true; });
     const sockets: ProviderSocket[] = [];
-    const entries = await fs.readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      if (!entry.isSocket()) continue; // files, directories and symlinks are not providers
-      sockets.push({ name: entry.name, path: path.join(dir, entry.name), priority: socketPriority(entry.name) });
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      watcher?.close();
+      throw err;
+    }
+    for (const item of entries) {
+      if (!item.isSocket()) continue; // files, directories and symlinks are not providers
+      sockets.push({ name: item.name, path: path.join(dir, item.name), priority: socketPriority(item.name) });
     }
     sockets.sort(compareSockets);
-    this.cache.set(task, { mtimeNs, sockets });
+    if (changed) watcher?.close();
+    else this.cache.set(task, { mtimeNs, sockets, watcher });
     return sockets;
+  }
+
+  private watch(task: string, dir: string, onChange: () => void): FSWatcher | undefined {
+    if (this.closed || this.watched >= MAX_WATCHED) return undefined;
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir, { persistent: false });
+    } catch {
+      return undefined;
+    }
+    this.watched += 1;
+    let open = true;
+    const drop = () => {
+      onChange();
+      const entry = this.cache.get(task);
+      if (entry?.watcher === watcher) this.forget(task);
+      else if (open) { open = false; watcher.close(); }
+    };
+    watcher.on('change', drop);
+    watcher.on('error', drop);
+    watcher.on('close', () => { open = false; this.watched -= 1; });
+    return watcher;
+  }
+
+  private forget(task: string): void {
+    const entry = this.cache.get(task);
+    if (!entry) return;
+    this.cache.delete(task);
+    entry.watcher?.close();
   }
 
   /** Forget a task's listing (e.g. after a send found a socket gone). */
   invalidate(task: string): void {
-    this.cache.delete(task);
+    this.forget(task);
+  }
+
+  /** Stop every watch (at stop). */
+  close(): void {
+    this.closed = true;
+    for (const task of [...this.cache.keys()]) this.forget(task);
   }
 }

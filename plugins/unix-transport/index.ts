@@ -158,6 +158,13 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
             runtime.telemetry.emit('provider:failure', { task, provider: socket.path });
             context.log.warn({ provider: socket.path, error }, 'provider refused or unreachable; trying the next');
           }
+          // Every cached socket failed: if the listing was stale (a provider left a moment ago), say what is true now.
+          if (attempts.length > 0 && attempts.every((a) => /no such file or directory|connection refused/.test(a.error))) {
+            directory.invalidate(task);
+            if ((await directory.list(task)).length === 0) {
+              throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id, details: { task, attempts } });
+            }
+          }
           const last = attempts[attempts.length - 1]?.error ?? 'no providers available for task';
           throw new CoordinatorError('ERR_PROVIDER_FAILED', last, { requestId: request.id, wire: last, details: { task, attempts } });
         },
@@ -282,6 +289,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     api.onDrain(() => requestServer.close());
     api.onStop(async () => {
       watch?.stop();
+      directory.close();
       await responseServer.close();
       await Promise.all([...offered].map((s) => s.close()));
     });
