@@ -1,6 +1,6 @@
 // Per-request context handed to hook taps alongside the request or response.
 
-import type { Logger } from './logger.js';
+import { deferredChild, type Logger } from './logger.js';
 import type { Request, Response } from './model.js';
 
 export interface RequestContext {
@@ -57,6 +57,63 @@ export interface StreamContext {
   readonly log: Logger;
 }
 
+class Context implements InternalRequestContext {
+  // A logger, an AbortController and a callback list per request cost
+  // allocations; each is made only when someone uses it. Methods live on the
+  // prototype: nothing per request but the fields.
+  readonly attributes: Record<string, unknown> = {};
+  readonly receivedAt = Date.now();
+  private logger: Logger | undefined;
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private onRefused: Array<() => void> | undefined;
+
+  constructor(
+    private readonly root: Logger,
+    private readonly requestId: string,
+    readonly origin: string,
+    readonly remoteAddress: string | undefined,
+    public timeoutMs: number,
+  ) {}
+
+  get log(): Logger {
+    this.logger ??= deferredChild(this.root, { requestId: this.requestId });
+    return this.logger;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  get timedOut(): boolean {
+    return this.aborted;
+  }
+
+  whenRefused(fn: () => void): void {
+    (this.onRefused ??= []).push(fn);
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+
+  refused(): void {
+    const callbacks = this.onRefused;
+    this.onRefused = undefined;
+    if (!callbacks) return;
+    for (const fn of callbacks) {
+      try {
+        fn();
+      } catch (err) {
+        this.root.warn({ err, requestId: this.requestId }, 'cleanup of a refused request failed');
+      }
+    }
+  }
+}
+
 export function createRequestContext(
   root: Logger,
   requestId: string,
@@ -64,48 +121,5 @@ export function createRequestContext(
   remoteAddress: string | undefined,
   timeoutMs: number,
 ): InternalRequestContext {
-  // A child logger, an AbortController and a callback list per request cost
-  // allocations; each is made only when someone uses it.
-  let log: Logger | undefined;
-  let controller: AbortController | undefined;
-  let timedOut = false;
-  let onRefused: Array<() => void> | undefined;
-  return {
-    origin,
-    remoteAddress,
-    timeoutMs,
-    attributes: {},
-    receivedAt: Date.now(),
-    get log() {
-      log ??= root.child({ requestId });
-      return log;
-    },
-    get signal() {
-      controller ??= new AbortController();
-      if (timedOut && !controller.signal.aborted) controller.abort();
-      return controller.signal;
-    },
-    get timedOut() {
-      return timedOut;
-    },
-    whenRefused(fn) {
-      (onRefused ??= []).push(fn);
-    },
-    abort() {
-      timedOut = true;
-      controller?.abort();
-    },
-    refused() {
-      const callbacks = onRefused;
-      onRefused = undefined;
-      if (!callbacks) return;
-      for (const fn of callbacks) {
-        try {
-          fn();
-        } catch (err) {
-          root.warn({ err, requestId }, 'cleanup of a refused request failed');
-        }
-      }
-    },
-  };
+  return new Context(root, requestId, origin, remoteAddress, timeoutMs);
 }

@@ -56,3 +56,39 @@ function prettyStream(): pino.DestinationStream | undefined {
     return undefined;
   }
 }
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/**
+ * A request's logger: the pino child (with its bindings serialised and
+ * redacted) is made only when a line at an enabled level is written, so a
+ * request that logs nothing at the running level costs one small object.
+ */
+class DeferredLogger {
+  private made: Logger | undefined;
+
+  constructor(private readonly root: Logger, private readonly bindings: Record<string, unknown>) {}
+
+  private get real(): Logger {
+    this.made ??= this.root.child(this.bindings);
+    return this.made;
+  }
+
+  get level(): string { return this.root.level; }
+  isLevelEnabled(level: string): boolean { return this.root.isLevelEnabled(level); }
+  child(bindings: Record<string, unknown>): Logger { return this.real.child(bindings); }
+  private write(level: Level, args: unknown[]): void {
+    if (this.root.isLevelEnabled(level)) (this.real[level] as (...a: unknown[]) => void)(...args);
+  }
+  trace(...args: unknown[]): void { this.write('trace', args); }
+  debug(...args: unknown[]): void { this.write('debug', args); }
+  info(...args: unknown[]): void { this.write('info', args); }
+  warn(...args: unknown[]): void { this.write('warn', args); }
+  error(...args: unknown[]): void { this.write('error', args); }
+  fatal(...args: unknown[]): void { this.write('fatal', args); }
+}
+
+/** A child logger that costs nothing until it writes (for per-request loggers on hot paths). */
+export function deferredChild(root: Logger, bindings: Record<string, unknown>): Logger {
+  return new DeferredLogger(root, bindings) as unknown as Logger;
+}

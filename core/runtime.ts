@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
-import { CoordinatorError, toCoordinatorError } from './errors.js';
+import { CoordinatorError, ERROR_CATALOG, toCoordinatorError } from './errors.js';
 import { LIFECYCLE_HOOK_NAMES, createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
 import { createRequestContext, type ResponseContext } from './context.js';
 import { ByteBudget } from './budget.js';
@@ -69,7 +69,8 @@ const channels = {
   responseDelivered: diagnostics.channel('coordinator:response:delivered'),
 };
 
-const INPROC_HOST = 'runtime';
+/** The response hook of every in-process request (the waiter is found by request id). */
+const INPROC_HOOK = new URL('inproc://runtime/');
 
 export class Coordinator {
   readonly hooks: CoordinatorHooks;
@@ -112,7 +113,7 @@ export class Coordinator {
     this.tracker = new Tracker((entry) => this.onTimeout(entry));
     this.telemetry.setMaxListeners(100);
     this.telemetry.on('error', () => undefined);
-    this.delivery.register('inproc', { deliver: async (hook, response) => this.deliverInProcess(hook, response) }, 'core');
+    this.delivery.register('inproc', { deliver: async (_hook, response, context) => this.deliverInProcess(context.request.id, response) }, 'core');
   }
 
   get status(): RuntimeState {
@@ -443,22 +444,21 @@ export class Coordinator {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');
       // An in-process waiter must never hang: tell it what happened.
-      this.wakeWaiter(request.responseHook, errorResponse(request.id, error.wireMessage, error.code));
+      if (request.responseHook && schemeOf(request.responseHook) === 'inproc') this.wakeWaiter(request.id, errorResponse(request.id, error.wireMessage, error.code));
     }
   }
 
   // ----------------------------------------------------------- in-process
 
-  private deliverInProcess(hook: URL, response: Response): void {
-    if (!this.wakeWaiter(hook, response)) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
+  private deliverInProcess(requestId: string, response: Response): void {
+    if (!this.wakeWaiter(requestId, response)) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
   }
 
-  /** Hand a response to the in-process caller waiting at `hook`; false when nobody waits there. */
-  private wakeWaiter(hook: URL | null, response: Response): boolean {
-    if (!hook || schemeOf(hook) !== 'inproc') return false;
-    const waiter = this.waiters.get(hook.pathname);
+  /** Hand a response to the in-process caller waiting for request `requestId`; false when nobody waits. */
+  private wakeWaiter(requestId: string, response: Response): boolean {
+    const waiter = this.waiters.get(requestId);
     if (!waiter) return false;
-    this.waiters.delete(hook.pathname);
+    this.waiters.delete(requestId);
     waiter(response);
     return true;
   }
@@ -470,14 +470,21 @@ export class Coordinator {
    */
   async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = {}): Promise<Response> {
     const id = fields.id ?? randomUUID();
-    const key = `/${randomUUID()}`;
-    const hook = new URL(`inproc://${INPROC_HOST}${key}`);
-    const request = createRequest({ ...fields, id, responseHook: hook });
-    const responded = new Promise<Response>((resolve) => this.waiters.set(key, resolve));
+    // An in-process caller already waits under this id: the tracker would refuse it too.
+    if (this.waiters.has(id)) return errorResponse(id, ERROR_CATALOG.ERR_DUPLICATE_ID.wire, 'ERR_DUPLICATE_ID');
+    const request: Request = {
+      id,
+      task: fields.task,
+      taskURL: fields.taskURL ?? null,
+      responseHook: INPROC_HOOK,
+      streamURL: fields.streamURL ?? null,
+      args: fields.args ?? null,
+    };
+    const responded = new Promise<Response>((resolve) => this.waiters.set(id, resolve));
     try {
       await this.dispatch(request, options);
     } catch (err) {
-      this.waiters.delete(key);
+      this.waiters.delete(id);
       const error = toCoordinatorError(err, 'ERR_INTERNAL', id);
       return errorResponse(id, error.wireMessage, error.code);
     }

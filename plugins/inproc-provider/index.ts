@@ -80,8 +80,8 @@ export const inProcessProvider = definePlugin<InProcessProviderOptions>({
           async send(request, context) {
             const handler = handlers.get(request.task);
             if (!handler) throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id });
-            // Acknowledge now; run the handler after the ack, as a provider would.
-            setImmediate(() => void run(handler, request, context));
+            // Acknowledge now; run the handler after the ack, as a provider would (a microtask, not a timer turn).
+            queueMicrotask(() => void run(handler, request, context));
           },
         };
         providers.set(task, provider);

@@ -226,7 +226,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         if (!inboundAllowed(url, ctx.requestContext.remoteAddress)) {
           throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `streamURL: the coordinator does not fetch ${url.host} (inboundStreamHosts policy)`, { requestId: ctx.request.id });
         }
-        return bridge(url, ctx.requestContext.remoteAddress ?? ctx.requestContext.origin, ctx.request.id, ctx.requestContext.whenRefused);
+        return bridge(url, ctx.requestContext.remoteAddress ?? ctx.requestContext.origin, ctx.request.id, (fn) => ctx.requestContext.whenRefused(fn));
       }
       return url;
     });
