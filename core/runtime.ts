@@ -69,6 +69,14 @@ const channels = {
   responseDelivered: diagnostics.channel('coordinator:response:delivered'),
 };
 
+/** Ids of in-process requests without one: a random prefix per process and a counter (a UUID per call costs more). */
+const INPROC_ID_PREFIX = `${randomUUID()}-`;
+let inprocSeq = 0;
+function nextInprocId(): string {
+  inprocSeq += 1;
+  return INPROC_ID_PREFIX + inprocSeq.toString(36);
+}
+
 /** The response hook of every in-process request (the waiter is found by request id). */
 const INPROC_HOOK = new URL('inproc://runtime/');
 
@@ -315,6 +323,7 @@ export class Coordinator {
     if (leftovers.length > 0) cut.push(`${leftovers.length} in-flight request(s) answered ERR_SHUTTING_DOWN`);
     const settled = (async () => { while (this.settling.size > 0) await Promise.allSettled([...this.settling]); })();
     if (!await withinDeadline(settled, left())) cut.push(`${this.settling.size} response deliveries`);
+    this.tracker.dispose();
     if (!await withinDeadline(this.hooks.stop.promise(ctx).catch((err: unknown) => { errors.push(err); }), left())) cut.push('plugin stop hooks');
     this.state = 'stopped';
     const summary = { reason, drained: pending - leftovers.length, cut: leftovers.length, stopTimeoutMs: this.config.stopTimeoutMs };
@@ -469,7 +478,7 @@ export class Coordinator {
    * responses with their code, never thrown.
    */
   async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = {}): Promise<Response> {
-    const id = fields.id ?? randomUUID();
+    const id = fields.id ?? nextInprocId();
     // An in-process caller already waits under this id: the tracker would refuse it too.
     if (this.waiters.has(id)) return errorResponse(id, ERROR_CATALOG.ERR_DUPLICATE_ID.wire, 'ERR_DUPLICATE_ID');
     const request: Request = {

@@ -1,6 +1,10 @@
 // Requests in flight, by id, each with its timeout. The first response for an
 // id wins; a late one finds nothing. Duplicate ids are refused without
 // disturbing the original (the Go tracker removed the original: W12).
+//
+// Timeouts live in an indexed min-heap with one timer armed for the earliest
+// deadline: a request costs a heap insert and remove (O(log n), no
+// allocation) instead of a setTimeout and a clearTimeout.
 
 import { CoordinatorError } from './errors.js';
 import type { Request } from './model.js';
@@ -10,7 +14,10 @@ export interface TrackedRequest {
   readonly request: Request;
   readonly context: InternalRequestContext;
   readonly trackedAt: number;
-  timer: NodeJS.Timeout | null;
+  /** When the request times out (ms epoch); Infinity for none. */
+  deadline: number;
+  /** Position in the deadline heap; -1 when not in it. */
+  heapIndex: number;
   /** A provider acknowledged the request (its response may now arrive). */
   accepted: boolean;
   /** Ends the send in progress (set by the runtime while a provider is being tried). */
@@ -19,8 +26,68 @@ export interface TrackedRequest {
 
 export type TimeoutHandler = (entry: TrackedRequest) => void;
 
+class DeadlineHeap {
+  private readonly heap: TrackedRequest[] = [];
+
+  peek(): TrackedRequest | undefined {
+    return this.heap[0];
+  }
+
+  push(entry: TrackedRequest): void {
+    entry.heapIndex = this.heap.length;
+    this.heap.push(entry);
+    this.up(entry.heapIndex);
+  }
+
+  remove(entry: TrackedRequest): void {
+    const i = entry.heapIndex;
+    if (i < 0) return;
+    entry.heapIndex = -1;
+    const last = this.heap.pop()!;
+    if (i === this.heap.length) return;
+    this.heap[i] = last;
+    last.heapIndex = i;
+    this.down(i);
+    this.up(last.heapIndex);
+  }
+
+  private swap(a: number, b: number): void {
+    const x = this.heap[a]!;
+    const y = this.heap[b]!;
+    this.heap[a] = y;
+    this.heap[b] = x;
+    y.heapIndex = a;
+    x.heapIndex = b;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.heap[parent]!.deadline <= this.heap[i]!.deadline) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) return;
+      const right = left + 1;
+      const child = right < heap.length && heap[right]!.deadline < heap[left]!.deadline ? right : left;
+      if (heap[child]!.deadline >= heap[i]!.deadline) return;
+      this.swap(i, child);
+      i = child;
+    }
+  }
+}
+
 export class Tracker {
   private readonly entries = new Map<string, TrackedRequest>();
+  private readonly deadlines = new DeadlineHeap();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
   private accepting = false;
   private emptyWaiters: Array<() => void> = [];
 
@@ -39,6 +106,13 @@ export class Tracker {
     this.accepting = false;
   }
 
+  /** Drop the timer (at stop, once nothing is tracked). */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
   has(id: string): boolean {
     return this.entries.has(id);
   }
@@ -50,13 +124,15 @@ export class Tracker {
   track(request: Request, context: InternalRequestContext, timeoutMs: number): TrackedRequest {
     if (!this.accepting) throw new CoordinatorError('ERR_SHUTTING_DOWN', undefined, { requestId: request.id });
     if (this.entries.has(request.id)) throw new CoordinatorError('ERR_DUPLICATE_ID', undefined, { requestId: request.id });
-    const entry: TrackedRequest = { request, context, trackedAt: Date.now(), timer: null, accepted: false };
-    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      entry.timer = setTimeout(() => {
-        if (this.entries.get(request.id) === entry) this.onTimeout(entry);
-      }, timeoutMs);
-    }
+    const now = Date.now();
+    const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? now + timeoutMs : Number.POSITIVE_INFINITY;
+    const entry: TrackedRequest = { request, context, trackedAt: now, deadline, heapIndex: -1, accepted: false };
     this.entries.set(request.id, entry);
+    if (deadline !== Number.POSITIVE_INFINITY) {
+      this.deadlines.push(entry);
+      if (deadline < this.timerAt) this.arm(deadline);
+      else if (this.entries.size === 1) this.timer?.ref();
+    }
     return entry;
   }
 
@@ -74,14 +150,39 @@ export class Tracker {
     return true;
   }
 
+  /** One timer, for the earliest deadline. */
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    for (let next = this.deadlines.peek(); next; next = this.deadlines.peek()) {
+      if (next.deadline > now) {
+        this.arm(next.deadline);
+        return;
+      }
+      this.deadlines.remove(next);
+      if (this.entries.get(next.request.id) === next) this.onTimeout(next);
+    }
+  }
+
   private release(entry: TrackedRequest): void {
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = null;
     this.entries.delete(entry.request.id);
-    if (this.entries.size === 0 && this.emptyWaiters.length > 0) {
-      const waiters = this.emptyWaiters;
-      this.emptyWaiters = [];
-      for (const wake of waiters) wake();
+    this.deadlines.remove(entry);
+    if (this.entries.size === 0) {
+      // The timer stays armed (re-arming per request costs more than a timer
+      // that fires once and finds nothing), but no longer keeps the process alive.
+      this.timer?.unref();
+      if (this.emptyWaiters.length > 0) {
+        const waiters = this.emptyWaiters;
+        this.emptyWaiters = [];
+        for (const wake of waiters) wake();
+      }
     }
   }
 
