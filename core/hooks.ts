@@ -121,3 +121,42 @@ export function guardHooks(hooks: CoordinatorHooks, options: HookGuardOptions): 
     });
   }
 }
+
+interface TapLike {
+  type: string;
+  fn: (...args: any[]) => unknown;
+}
+
+interface HookLike {
+  taps: TapLike[];
+  interceptors: Array<Record<string, unknown>>;
+}
+
+/**
+ * True when every tap of `hook` is synchronous and no interceptor but the
+ * guard's `register` is installed: the hook can then run without a promise
+ * per tap (the hot path). Taps are sealed at start, so this is decided once.
+ */
+export function runsSync(hook: unknown): boolean {
+  const h = hook as HookLike;
+  return h.taps.every((t) => t.type === 'sync')
+    && h.interceptors.every((i) => Object.keys(i).every((k) => k === 'register' || k === 'name'));
+}
+
+/** A waterfall hook's taps, synchronously (as tapable: undefined keeps the value). */
+export function waterfallSync<T>(hook: unknown, value: T, context: unknown): T {
+  for (const tap of (hook as HookLike).taps) {
+    const result = tap.fn(value, context);
+    if (result !== undefined) value = result as T;
+  }
+  return value;
+}
+
+/** A bail hook's taps, synchronously: the first result that is not undefined. */
+export function bailSync<R>(hook: unknown, value: unknown, context: unknown): R | undefined {
+  for (const tap of (hook as HookLike).taps) {
+    const result = tap.fn(value, context);
+    if (result !== undefined) return result as R;
+  }
+  return undefined;
+}

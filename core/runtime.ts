@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, ERROR_CATALOG, toCoordinatorError } from './errors.js';
-import { LIFECYCLE_HOOK_NAMES, createHooks, guardHooks, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
+import { LIFECYCLE_HOOK_NAMES, bailSync, createHooks, guardHooks, runsSync, waterfallSync, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
 import { createRequestContext, type ResponseContext } from './context.js';
 import { ByteBudget } from './budget.js';
 import type { JsonLimits } from './json-scan.js';
+import type { Provider } from './provider.js';
 import type { TaskArgs, TaskName, TaskResult } from './schema-types.js';
 import { DeliveryRegistry, type Delivery } from './delivery.js';
 import { createLogger, type Logger } from './logger.js';
@@ -104,6 +105,8 @@ export class Coordinator {
   readonly telemetry = new EventEmitter();
   private readonly readinessChecks = new Map<string, () => boolean>();
   private state: RuntimeState = 'created';
+  /** Request hooks whose taps are all synchronous run without promises (decided at start, when taps are sealed). */
+  private sync = { onRequest: false, resolveProvider: false, onResponse: false };
   private applied = false;
   private stopPromise: Promise<void> | undefined;
 
@@ -271,6 +274,7 @@ export class Coordinator {
     if (this.state !== 'created') throw new CoordinatorError('ERR_INTERNAL', `start() called while ${this.state}`);
     await this.applyPlugins();
     this.state = 'starting';
+    this.sync = { onRequest: runsSync(this.hooks.onRequest), resolveProvider: runsSync(this.hooks.resolveProvider), onResponse: runsSync(this.hooks.onResponse) };
     this.tracker.open();
     const ctx: LifecycleContext = { reason: '' };
     try {
@@ -351,12 +355,12 @@ export class Coordinator {
     let resolved = false;
     try {
       validateRequest(input);
-      const request = await this.hooks.onRequest.promise(input, context);
+      const request = this.sync.onRequest ? waterfallSync(this.hooks.onRequest, input, context) : await this.hooks.onRequest.promise(input, context);
       validateRequest(request);
       if (!this.delivery.has(schemeOf(request.responseHook!))) {
         throw new CoordinatorError('ERR_UNKNOWN_SCHEME', undefined, { requestId: request.id, details: { responseHook: request.responseHook!.href } });
       }
-      const provider = await this.hooks.resolveProvider.promise(request, context);
+      const provider = this.sync.resolveProvider ? bailSync<Provider>(this.hooks.resolveProvider, request, context) : await this.hooks.resolveProvider.promise(request, context);
       if (!provider) {
         throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id, details: { task: request.task } });
       }
@@ -372,10 +376,13 @@ export class Coordinator {
         // The request's timeout covers the sends too: when it passes before a
         // provider accepted, the request ends here with ERR_TIMEOUT (its only
         // outcome; no hook delivery, no further failover).
-        outcome = await new Promise<Awaited<ReturnType<typeof provider.send>>>((resolve, reject) => {
-          entry.cancel = reject;
-          provider.send(request, context).then(resolve, reject);
-        });
+        // An in-process provider answers its send at once; others may hang until the timeout cancels them.
+        outcome = provider.transport === 'inproc'
+          ? await provider.send(request, context)
+          : await new Promise<Awaited<ReturnType<typeof provider.send>>>((resolve, reject) => {
+            entry.cancel = reject;
+            provider.send(request, context).then(resolve, reject);
+          });
       } catch (err) {
         this.tracker.remove(entry);
         throw context.timedOut ? timeoutError(request.id, context.timeoutMs) : err;
@@ -384,14 +391,14 @@ export class Coordinator {
       entry.accepted = true;
       if (outcome?.direct) {
         this.tracker.remove(entry);
-        this.telemetry.emit('request', { task: request.task, outcome: 'forwarded', durationMs: Date.now() - context.receivedAt, resolved });
+        this.requestSettled(request.task, 'forwarded', context.receivedAt, resolved);
       }
       if (channels.requestAccepted.hasSubscribers) channels.requestAccepted.publish({ request, context, provider: provider.name });
     } catch (err) {
       context.refused();
       const error = toCoordinatorError(err, 'ERR_PROVIDER_FAILED', input.id);
       if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: input, context, error });
-      this.telemetry.emit('request', { task: input.task, outcome: error.code, durationMs: Date.now() - context.receivedAt, resolved });
+      this.requestSettled(input.task, error.code, context.receivedAt, resolved);
       context.log.debug({ code: error.code, err: error.message }, 'request not accepted');
       throw error;
     }
@@ -429,16 +436,46 @@ export class Coordinator {
   }
 
   private settle(entry: TrackedRequest, response: Response): void {
+    // An in-process caller with synchronous onResponse taps and no stream: answered here and now, no promise.
+    if (entry.request.responseHook === INPROC_HOOK && this.sync.onResponse && !response.streamURL) {
+      this.settleInProcess(entry, response);
+      return;
+    }
     const work = this.deliverResponse(entry, response);
     this.settling.add(work);
     void work.finally(() => this.settling.delete(work));
+  }
+
+  private settleInProcess(entry: TrackedRequest, incoming: Response): void {
+    const { request, context } = entry;
+    let response: Response;
+    try {
+      response = waterfallSync(this.hooks.onResponse, incoming, { request, requestContext: context, log: context.log });
+    } catch (err) {
+      const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
+      context.log.warn({ code: error.code, err: error.message }, 'response delivery failed');
+      this.wakeWaiter(request.id, errorResponse(request.id, error.wireMessage, error.code));
+      return;
+    }
+    if (!this.wakeWaiter(request.id, response)) {
+      context.log.warn({ code: 'ERR_DELIVERY' }, 'response delivery failed: no in-process caller waits for it');
+      return;
+    }
+    if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
+    this.requestSettled(request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true);
+  }
+
+  /** The 'request' measurement, made only when someone listens. */
+  private requestSettled(task: string, outcome: string, receivedAt: number, resolved: boolean): void {
+    if (this.telemetry.listenerCount('request') === 0) return;
+    this.telemetry.emit('request', { task, outcome, durationMs: Date.now() - receivedAt, resolved });
   }
 
   private async deliverResponse(entry: TrackedRequest, incoming: Response): Promise<void> {
     const { request, context } = entry;
     const responseContext: ResponseContext = { request, requestContext: context, log: context.log };
     try {
-      let response = await this.hooks.onResponse.promise(incoming, responseContext);
+      let response = this.sync.onResponse ? waterfallSync(this.hooks.onResponse, incoming, responseContext) : await this.hooks.onResponse.promise(incoming, responseContext);
       const hook = request.responseHook!;
       if (response.streamURL) {
         const streamURL = await this.hooks.onStream.promise(response.streamURL, {
@@ -448,7 +485,7 @@ export class Coordinator {
       }
       await this.delivery.deliver(hook, response, responseContext);
       if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
-      this.telemetry.emit('request', { task: request.task, outcome: response.error ? (response.errorCode ?? 'error') : 'ok', durationMs: Date.now() - context.receivedAt, resolved: true });
+      this.requestSettled(request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true);
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');
