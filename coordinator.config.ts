@@ -1,6 +1,6 @@
 // The bundled configuration: `npm start` runs the coordinator with it.
 // Every key is optional; see docs/configuration.md for the full list.
-import { defineConfig } from './index.js';
+import { defineConfig } from 'coordinator-runtime';
 
 export default defineConfig({
   serviceName: 'coordinator',

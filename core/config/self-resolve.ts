@@ -1,11 +1,11 @@
-// A config file outside any project (the documented systemd layout,
-// /etc/coordinator/coordinator.config.ts) imports 'coordinator-runtime',
-// which no node_modules next to it can resolve. This answers that one
-// specifier with the very module instance that is loading the config (a
-// second copy would duplicate undici, pino and every plugin's state), and
-// leaves every other import alone: an ESM resolve hook for configs that run
-// as modules, and require's loader for configs that run as CommonJS (a .ts
-// file outside an ESM package), as module-alias style tools do.
+// A config (or a plugin package) imports 'coordinator-runtime': from outside
+// any project (the documented systemd layout, /etc/coordinator/…) no
+// node_modules can resolve it, and inside one it would load a second copy.
+// Once a config is loaded, that one specifier is answered with the very
+// module instance that is running (a second copy would duplicate undici,
+// pino and every plugin's state, and double the memory); every other import
+// is left alone: an ESM resolve hook for modules, and require's loader for
+// CommonJS (a .ts file outside an ESM package), as module-alias style tools do.
 
 import Module, { register } from 'node:module';
 
@@ -22,12 +22,8 @@ function esmHook(names: string[]): string {
   return `
 const url = ${JSON.stringify(`data:text/javascript,${encodeURIComponent(body)}`)};
 export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (err) {
-    if (specifier !== ${JSON.stringify(PACKAGE)}) throw err;
-    return { url, format: 'module', shortCircuit: true };
-  }
+  if (specifier === ${JSON.stringify(PACKAGE)}) return { url, format: 'module', shortCircuit: true };
+  return next(specifier, context);
 }
 `;
 }
@@ -42,12 +38,6 @@ export function resolveOwnPackageFromConfigs(self: Namespace): void {
   const internals = Module as unknown as { _load: Load };
   const original = internals._load;
   internals._load = function load(request, parent, isMain) {
-    if (request !== PACKAGE) return original.call(this, request, parent, isMain);
-    try {
-      return original.call(this, request, parent, isMain);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-      return self;
-    }
+    return request === PACKAGE ? self : original.call(this, request, parent, isMain);
   };
 }
