@@ -260,6 +260,35 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (stored) setImmediate(pump);
     }
 
+    // Deliveries that finish in one event-loop turn are removed in one transaction.
+    let deliveredRows: OutboxRow[] = [];
+    let deliveredFlush: Promise<void> | undefined;
+    function markDelivered(row: OutboxRow): Promise<void> {
+      deliveredRows.push(row);
+      deliveredFlush ??= new Promise<void>((resolve) => {
+        setImmediate(() => {
+          const rows = deliveredRows;
+          deliveredRows = [];
+          deliveredFlush = undefined;
+          try {
+            outbox?.deliveredMany(rows);
+            // Space was freed: events waiting in memory try again now rather than after their backoff.
+            if (unstored.length > 0) {
+              if (storeTimer) clearTimeout(storeTimer);
+              storeTimer = setTimeout(flushUnstored, 0);
+              storeTimer.unref();
+            }
+          } catch (err) {
+            // Delivered but not marked: sent again with the same delivery ids (at-least-once).
+            storeFailed(err, 'marking callbacks delivered');
+            pumpPausedUntil = Date.now() + storeBackoffMs;
+          }
+          resolve();
+        });
+      });
+      return deliveredFlush;
+    }
+
     async function attempt(row: OutboxRow): Promise<void> {
       let error: string;
       let deadNow = false;
@@ -267,19 +296,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         if (options.url) await post(row);
         delivered += 1;
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
-        try {
-          outbox?.delivered(row);
-          // Space was freed: events waiting in memory try again now rather than after their backoff.
-          if (unstored.length > 0) {
-            if (storeTimer) clearTimeout(storeTimer);
-            storeTimer = setTimeout(flushUnstored, 0);
-            storeTimer.unref();
-          }
-        } catch (err) {
-          // Delivered but not marked: it will be sent again with the same delivery id (at-least-once).
-          storeFailed(err, 'marking a callback delivered');
-          pumpPausedUntil = Date.now() + storeBackoffMs;
-        }
+        // The stream stays busy until its row is gone: its next event is never read before.
+        await markDelivered(row);
         return;
       } catch (err) {
         error = (err as Error).message;

@@ -221,6 +221,20 @@ export class Outbox {
     })();
   };
 
+  /** Several delivered events removed in one transaction (deliveries of one event-loop turn). */
+  readonly deliveredMany = (rows: OutboxRow[]): void => {
+    if (rows.length === 1) {
+      this.delivered(rows[0]!);
+      return;
+    }
+    this.db.transaction(() => {
+      for (const row of rows) {
+        this.statements.remove.run(row.id);
+        if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
+      }
+    })();
+  };
+
   retryLater(row: OutboxRow, nextAttemptAt: number, error: string): void {
     this.statements.reschedule.run(nextAttemptAt, error, row.id);
   }
