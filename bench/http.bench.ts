@@ -112,7 +112,7 @@ export async function run(): Promise<void> {
         const t0 = Date.now();
         const n = await drain(coordPool, streamUrl);
         return { name: 'unix provider -> coordinator -> HTTP', opsPerSec: mib(n, Date.now() - t0) };
-      }, 2);
+      }, 2, 0.95);
     await pipePool.close();
     pipeServer.close();
     unixSource.close();

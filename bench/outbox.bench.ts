@@ -48,7 +48,7 @@ export async function run(): Promise<void> {
         rmSync(dataDir, { recursive: true, force: true });
         if (!idle) throw new Error('outbox did not drain');
         return { name: 'through the durable outbox', opsPerSec: EVENTS / seconds };
-      }, 2);
+      }, 2, 0.7);
   } finally {
     await agent.close();
     app.close();

@@ -1,5 +1,6 @@
 // npm run bench [name…]: runs every bench/*.bench.ts (or the named ones).
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { results } from './support.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -11,4 +12,13 @@ for (const file of files) {
   console.log(`\n# ${file}`);
   const mod = (await import(pathToFileURL(path.join(here, file)).href)) as { run(): Promise<void> };
   await mod.run();
+}
+
+// One table for the whole run, printed and written to bench/results.md.
+const started = new Date().toISOString();
+const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)} | ${r.target !== undefined ? `≥ ${r.target}` : '—'} | ${r.target === undefined ? '—' : r.ratio >= r.target ? 'pass' : 'FAIL'} |`);
+const table = ['| path | ours | baseline | ratio | target | result |', '|---|---|---|---|---|---|', ...rows].join('\n');
+console.log(`\n${table}`);
+if (wanted.length === 0) {
+  writeFileSync(path.join(here, 'results.md'), `# Benchmark results\n\n\`npm run bench\` on ${process.platform} ${process.arch}, Node ${process.version}, ${started}. Ratios compare the subject with a baseline run side by side in the same process (this machine is shared and noisy: compare ratios, not absolute numbers).\n\n${table}\n`);
 }

@@ -32,12 +32,25 @@ export async function measure(name: string, op: () => Promise<unknown>, count: n
   return { name, opsPerSec: count / seconds, p50Us: percentile(latencies, 50), p99Us: percentile(latencies, 99) };
 }
 
+/** One row of the summary table (`npm run bench` prints it and writes bench/results.md). */
+export interface ResultRow {
+  path: string;
+  ours: string;
+  baseline: string;
+  ratio: number;
+  /** The ratio to reach (issue targets), if any. */
+  target?: number;
+}
+
+export const results: ResultRow[] = [];
+
 /** Alternate baseline and subject `rounds` times; report the best round of each. */
 export async function compare(
   title: string,
   baseline: () => Promise<Measurement>,
   subject: () => Promise<Measurement>,
   rounds = 3,
+  target?: number,
 ): Promise<{ baseline: Measurement; subject: Measurement; ratio: number }> {
   let best: { baseline?: Measurement; subject?: Measurement } = {};
   for (let i = 0; i < rounds; i += 1) {
@@ -53,5 +66,7 @@ export async function compare(
   console.log(fmt(best.baseline!));
   console.log(fmt(best.subject!));
   console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (${ratio >= 1 ? `subject is ${ratio.toFixed(2)}x faster` : `baseline is ${(1 / ratio).toFixed(2)}x faster`})`);
+  const short = (m: Measurement) => `${m.name}: ${Math.round(m.opsPerSec).toLocaleString('en-US')}/s${m.p99Us !== undefined ? `, p99 ${m.p99Us >= 1000 ? `${(m.p99Us / 1000).toFixed(1)} ms` : `${m.p99Us.toFixed(1)} µs`}` : ''}`;
+  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, ...(target !== undefined ? { target } : {}) });
   return { baseline: best.baseline!, subject: best.subject!, ratio };
 }
