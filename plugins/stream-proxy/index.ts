@@ -13,7 +13,7 @@
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import { schemeOf } from '../../core/wire-url.js';
@@ -155,17 +155,13 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         return;
       }
       open += 1;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          bytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
+      // Bytes are counted as they pass, without a stream stage of their own.
+      source.on('data', (chunk: Buffer) => { bytes += chunk.length; });
       try {
         // Backpressure end to end; a client that leaves destroys the source, a
         // source that fails aborts the response (the client sees an incomplete
         // chunked body, never a silent truncation).
-        await pipeline(source, counter, res);
+        await pipeline(source, res);
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'stream ended early');
         res.destroy();
