@@ -9,6 +9,7 @@
 import { CoordinatorError } from './errors.js';
 import type { Request } from './model.js';
 import type { InternalRequestContext } from './context.js';
+import { IndexedHeap } from './indexed-heap.js';
 
 export interface TrackedRequest {
   readonly request: Request;
@@ -26,66 +27,9 @@ export interface TrackedRequest {
 
 export type TimeoutHandler = (entry: TrackedRequest) => void;
 
-class DeadlineHeap {
-  private readonly heap: TrackedRequest[] = [];
-
-  peek(): TrackedRequest | undefined {
-    return this.heap[0];
-  }
-
-  push(entry: TrackedRequest): void {
-    entry.heapIndex = this.heap.length;
-    this.heap.push(entry);
-    this.up(entry.heapIndex);
-  }
-
-  remove(entry: TrackedRequest): void {
-    const i = entry.heapIndex;
-    if (i < 0) return;
-    entry.heapIndex = -1;
-    const last = this.heap.pop()!;
-    if (i === this.heap.length) return;
-    this.heap[i] = last;
-    last.heapIndex = i;
-    this.down(i);
-    this.up(last.heapIndex);
-  }
-
-  private swap(a: number, b: number): void {
-    const x = this.heap[a]!;
-    const y = this.heap[b]!;
-    this.heap[a] = y;
-    this.heap[b] = x;
-    y.heapIndex = a;
-    x.heapIndex = b;
-  }
-
-  private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.heap[parent]!.deadline <= this.heap[i]!.deadline) return;
-      this.swap(i, parent);
-      i = parent;
-    }
-  }
-
-  private down(i: number): void {
-    const heap = this.heap;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) return;
-      const right = left + 1;
-      const child = right < heap.length && heap[right]!.deadline < heap[left]!.deadline ? right : left;
-      if (heap[child]!.deadline >= heap[i]!.deadline) return;
-      this.swap(i, child);
-      i = child;
-    }
-  }
-}
-
 export class Tracker {
   private readonly entries = new Map<string, TrackedRequest>();
-  private readonly deadlines = new DeadlineHeap();
+  private readonly deadlines = new IndexedHeap<TrackedRequest>((a, b) => a.deadline < b.deadline);
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private accepting = false;

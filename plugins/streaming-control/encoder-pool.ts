@@ -4,6 +4,8 @@
 // first, ties to the lowest session id (the original scanned a map in random
 // order). Capacity < 0 is unlimited; 0 is never eligible (the code's reading).
 
+import { IndexedHeap, type HeapItem } from '../../core/indexed-heap.js';
+
 export interface EncoderInfo {
   id: number;
   capacity: number;
@@ -11,10 +13,7 @@ export interface EncoderInfo {
   draining: boolean;
 }
 
-interface Entry extends EncoderInfo {
-  /** Position in the heap, -1 when not eligible. */
-  index: number;
-}
+interface Entry extends EncoderInfo, HeapItem {}
 
 function eligible(e: Entry): boolean {
   return !e.draining && (e.capacity < 0 || e.load < e.capacity);
@@ -26,7 +25,8 @@ function less(a: Entry, b: Entry): boolean {
 
 export class EncoderPool {
   private readonly entries = new Map<number, Entry>();
-  private readonly heap: Entry[] = [];
+  /** Eligible encoders only (heapIndex -1: not eligible). */
+  private readonly heap = new IndexedHeap<Entry>(less);
 
   get size(): number {
     return this.entries.size;
@@ -45,7 +45,7 @@ export class EncoderPool {
       this.reposition(existing);
       return;
     }
-    const entry: Entry = { id, capacity, load: 0, draining: false, index: -1 };
+    const entry: Entry = { id, capacity, load: 0, draining: false, heapIndex: -1 };
     this.entries.set(id, entry);
     this.reposition(entry);
   }
@@ -53,13 +53,13 @@ export class EncoderPool {
   remove(id: number): void {
     const entry = this.entries.get(id);
     if (!entry) return;
-    if (entry.index >= 0) this.removeAt(entry.index);
+    this.heap.remove(entry);
     this.entries.delete(id);
   }
 
   /** Take one slot on the least loaded eligible encoder; undefined when none has room. */
   acquire(): number | undefined {
-    const top = this.heap[0];
+    const top = this.heap.peek();
     if (!top) return undefined;
     top.load += 1;
     this.reposition(top);
@@ -101,66 +101,13 @@ export class EncoderPool {
   }
 
   hasRoom(): boolean {
-    return this.heap.length > 0;
+    return this.heap.size > 0;
   }
 
-  // ------------------------------------------------------------- heap
-
+  /** Put an encoder where its eligibility and load say (in the heap or out of it). */
   private reposition(entry: Entry): void {
-    const should = eligible(entry);
-    if (!should) {
-      if (entry.index >= 0) this.removeAt(entry.index);
-      return;
-    }
-    if (entry.index < 0) {
-      entry.index = this.heap.length;
-      this.heap.push(entry);
-    }
-    this.up(entry.index);
-    this.down(entry.index);
-  }
-
-  private removeAt(index: number): void {
-    const last = this.heap.pop()!;
-    const removed = this.heap[index] ?? last;
-    removed.index = -1;
-    if (index < this.heap.length) {
-      this.heap[index] = last;
-      last.index = index;
-      this.up(index);
-      this.down(last.index);
-    }
-  }
-
-  private swap(i: number, j: number): void {
-    const a = this.heap[i]!;
-    const b = this.heap[j]!;
-    this.heap[i] = b;
-    this.heap[j] = a;
-    a.index = j;
-    b.index = i;
-  }
-
-  private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!less(this.heap[i]!, this.heap[parent]!)) return;
-      this.swap(i, parent);
-      i = parent;
-    }
-  }
-
-  private down(i: number): void {
-    const n = this.heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let smallest = i;
-      if (l < n && less(this.heap[l]!, this.heap[smallest]!)) smallest = l;
-      if (r < n && less(this.heap[r]!, this.heap[smallest]!)) smallest = r;
-      if (smallest === i) return;
-      this.swap(i, smallest);
-      i = smallest;
-    }
+    if (!eligible(entry)) this.heap.remove(entry);
+    else if (this.heap.has(entry)) this.heap.update(entry);
+    else this.heap.push(entry);
   }
 }
