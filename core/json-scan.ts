@@ -70,9 +70,3 @@ export function scanJson(text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS)
   }
   return text.length;
 }
-
-/** The first JSON value in `text` (what Go's decoder reads from a frame), checked against the limits. */
-export function firstJsonValue(text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): string {
-  const end = scanJson(text, limits);
-  return end === text.length ? text : text.slice(0, end);
-}

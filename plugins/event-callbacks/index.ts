@@ -9,7 +9,7 @@ import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
-import { overlay, type Env } from '../shared/env.js';
+import type { Env } from '../shared/env.js';
 import { Outbox, type OutboxRow } from './outbox.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 

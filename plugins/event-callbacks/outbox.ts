@@ -204,11 +204,6 @@ export class Outbox {
     return { due, wakeAt };
   }
 
-  /** The oldest due head-of-stream event whose stream is not being delivered right now. */
-  nextDue(now: number, busyStreams: Iterable<string>): OutboxRow | undefined {
-    return this.nextBatch(now, new Set(busyStreams), 1).due[0];
-  }
-
   /** Delivered: remove it; a delivered stream-closed also ends the stream's announcement. */
   readonly delivered = (row: OutboxRow): void => {
     if (row.type !== 'stream-closed') {

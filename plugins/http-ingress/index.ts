@@ -138,7 +138,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       }
       // The original read any body as JSON whatever its declared type (curl sends
       // form-urlencoded by default): so do we; a surprising type is noted at debug.
-      if (!isJsonish(req.headers['content-type'])) log.debug({ contentType: req.headers['content-type'], peer }, 'request body declared as non-JSON; reading it as JSON');
+      if (log.isLevelEnabled('debug') && !isJsonish(req.headers['content-type'])) log.debug({ contentType: req.headers['content-type'], peer }, 'request body declared as non-JSON; reading it as JSON');
       let body: Buffer;
       try {
         body = await readBody(req, options.maxBodyBytes, runtime.receiveBudget);

@@ -9,7 +9,7 @@ import { CoordinatorError } from '../../core/errors.js';
 import type { Request } from '../../core/model.js';
 import type { RequestContext } from '../../core/context.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
-import { overlay, type Env } from '../shared/env.js';
+import type { Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
 

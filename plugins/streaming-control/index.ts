@@ -15,7 +15,7 @@ import type { Provider } from '../../core/provider.js';
 import { HTTP_SERVER_SERVICE, notFound, refuseUpgrade, type HttpServerService } from '../http-server/index.js';
 import { DEFAULT_STREAM_SETTINGS, KEY_AUTH_ATTRIBUTE, PUBLISH_TASK, type PublishArgs, type StreamSettings } from '../key-auth/index.js';
 import { STREAM_AVAILABLE, STREAM_CLOSED } from '../shared/stream-events.js';
-import { intVar, overlay, type Env } from '../shared/env.js';
+import { intVar, type Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
 import type { ControlRole } from './control-auth.js';

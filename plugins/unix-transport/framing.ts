@@ -58,5 +58,3 @@ export class FrameReader {
   }
 }
 
-/** The first JSON value of a frame (Go's streaming decoder ignores the rest), within the JSON limits. */
-export { firstJsonValue } from '../../core/json-scan.js';
