@@ -219,12 +219,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     }
 
     /** Write one event; throws when the outbox refuses it. */
-    function store(store: Outbox, event: PendingEvent): boolean {
+    function store(into: Outbox, event: PendingEvent): boolean {
       if (event.type === STREAM_AVAILABLE) {
-        store.announceAndEnqueue(event.data.channel, event.data.streamId, availableHeaders(event.data));
+        into.announceAndEnqueue(event.data.channel, event.data.streamId, availableHeaders(event.data));
         return true;
       }
-      return store.startClose(event.data.channel, event.data.streamId, closedHeaders(event.data)) !== undefined;
+      return into.startClose(event.data.channel, event.data.streamId, closedHeaders(event.data)) !== undefined;
     }
 
     function keep(event: PendingEvent): void {

@@ -10,7 +10,7 @@ import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { definePlugin } from '../../core/plugin.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
-import { authorize, commandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
+import { authorize, commandsAuthCheck, logCommandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
 import { collectSnapshot } from './snapshot.js';
 import { DASHBOARD_HTML, LOGIN_HTML } from './dashboard-page.js';
 
@@ -47,10 +47,7 @@ export const operations = definePlugin<OperationsOptions>({
   name: PLUGIN_NAME,
   dependencies: ['http-server'],
   optionsSchema,
-  check(_options, { config, env }) {
-    const credential = commandsAuthProblem(resolveCommandsAuth(config.commandsApi, env));
-    return credential ? [{ path: '', message: `${credential}: the commands API, /status and /dashboard stay closed (401 to everyone)`, severity: 'warning' }] : [];
-  },
+  check: (_options, { config, env }) => commandsAuthCheck(config.commandsApi, env),
   async apply(api, options) {
     // prom-client is loaded only when the plugin is configured.
     const [{ Gauge }, { createMetrics }] = await Promise.all([import('prom-client'), import('./metrics.js')]);
@@ -170,8 +167,7 @@ export const operations = definePlugin<OperationsOptions>({
     }), PLUGIN_NAME);
 
     api.onStart(() => {
-      const problem = commandsAuthProblem(auth);
-      if (problem) log[auth.mode === 'none' ? 'warn' : 'error']({ problem }, `${problem}: /status and /dashboard are CLOSED (401 to everyone) until the credential is set`);
+      logCommandsAuthProblem(log, auth, '/status and /dashboard are');
       ticker = setInterval(() => {
         pruneSessions();
         if (streams.size === 0) return;

@@ -86,6 +86,20 @@ export function resolveCommandsAuth(config: CommandsApiConfig, env: Record<strin
   };
 }
 
+const CLOSED = 'the commands API, /status and /dashboard stay closed (401 to everyone)';
+
+/** The `check()` of every plugin that serves a commands-authenticated API: a missing secret is a warning. */
+export function commandsAuthCheck(config: CommandsApiConfig, env: Record<string, string | undefined>): Array<{ path: string; message: string; severity: 'warning' }> {
+  const problem = commandsAuthProblem(resolveCommandsAuth(config, env));
+  return problem ? [{ path: '', message: `${problem}: ${CLOSED}`, severity: 'warning' }] : [];
+}
+
+/** The one loud line at start: unset is the closed default (a warning), a mode without its secret a mistake (an error). */
+export function logCommandsAuthProblem(log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }, auth: CommandsAuth, what: string): void {
+  const problem = commandsAuthProblem(auth);
+  if (problem) log[auth.mode === 'none' ? 'warn' : 'error']({ problem }, `${problem}: ${what} CLOSED (401 to everyone) until the credential is set`);
+}
+
 /** COMMANDS_API_* from the environment (they override the config file); empty variables count as unset. */
 export function commandsAuthEnv(env: Record<string, string | undefined>): Partial<Omit<CommandsAuth, 'open'>> {
   const value = (name: string) => (env[name] === '' ? undefined : env[name]);

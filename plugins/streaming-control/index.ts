@@ -21,7 +21,7 @@ import { parseMessage, arg } from './messages.js';
 import type { ControlRole } from './control-auth.js';
 import { isValidId, StreamIdGenerator } from './ids.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
-import { authorize, commandsAuthProblem, json, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
+import { authorize, commandsAuthCheck, json, logCommandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
 
 export const PLUGIN_NAME = 'streaming-control';
 export const STREAMING_SERVICE = 'streaming.control';
@@ -93,9 +93,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
   optionsSchema,
   env: streamingEnv,
   check(options, { config, env }) {
-    const problems: Array<{ path: string; message: string; severity: 'warning' }> = [];
-    const credential = commandsAuthProblem(resolveCommandsAuth(config.commandsApi, env));
-    if (credential) problems.push({ path: '', message: `${credential}: the commands API, /status and /dashboard stay closed (401 to everyone)`, severity: 'warning' });
+    const problems = commandsAuthCheck(config.commandsApi, env);
     if (!options.controlSecret && !options.allowUnauthenticatedControl) problems.push({ path: 'controlSecret', message: 'CONTROL_SECRET is not set: control channels are closed (every ingest server and encoder is refused)', severity: 'warning' });
     return problems;
   },
@@ -353,9 +351,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
           ? 'CONTROL_SECRET is not set and allowUnauthenticatedControl is on: ANY peer can control streams (development only)'
           : 'CONTROL_SECRET is not set: control channels are CLOSED (every ingest server and encoder is refused). Set CONTROL_SECRET to enable streaming.');
       }
-      const problem = commandsAuthProblem(commandsAuth);
-      // Unset is the closed default (a warning); a mode set without its secret is a mistake (an error).
-      if (problem) log[commandsAuth.mode === 'none' ? 'warn' : 'error']({ problem }, `${problem}: the commands API is CLOSED (401 to everyone) until its credential is set`);
+      logCommandsAuthProblem(log, commandsAuth, 'the commands API is');
     });
     // Tell peers we are going: close control sockets so they re-dial another instance.
     api.onDrain(() => {

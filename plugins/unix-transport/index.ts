@@ -137,11 +137,12 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
           // A provider never talks to the outside: non-unix hooks are replaced by our response socket.
           const forwarded: Request = hookIsUnix ? { ...request, taskURL: null } : { ...request, taskURL: null, responseHook: responseHookUrl };
           const json = encodeRequest(forwarded, encodeOptions);
-          const attempts: Array<{ socket: string; error: string }> = [];
+          const attempts: Array<{ socket: string; error: string; errno?: string }> = [];
           for (const socket of sockets) {
             // Once the request's time is up it has its answer (ERR_TIMEOUT): no further providers.
             if (context.timedOut) break;
             let error: string;
+            let errno: string | undefined;
             try {
               error = await sendMessage(socket.path, json);
               if (error === '') {
@@ -153,13 +154,14 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
               }
             } catch (err) {
               error = isCoordinatorError(err) ? err.message : String(err);
+              errno = isCoordinatorError(err) ? err.details?.errno as string | undefined : undefined;
             }
-            attempts.push({ socket: socket.path, error });
+            attempts.push({ socket: socket.path, error, ...(errno ? { errno } : {}) });
             runtime.telemetry.emit('provider:failure', { task, provider: socket.path });
             context.log.warn({ provider: socket.path, error }, 'provider refused or unreachable; trying the next');
           }
           // Every cached socket failed: if the listing was stale (a provider left a moment ago), say what is true now.
-          if (attempts.length > 0 && attempts.every((a) => /no such file or directory|connection refused/.test(a.error))) {
+          if (attempts.length > 0 && attempts.every((a) => a.errno === 'ENOENT' || a.errno === 'ECONNREFUSED')) {
             directory.invalidate(task);
             if ((await directory.list(task)).length === 0) {
               throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id, details: { task, attempts } });
