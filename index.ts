@@ -24,7 +24,7 @@ export function checkConfig(config: CoordinatorConfig, options: Pick<CreateOptio
 
 export type { ConfigProblem } from './core/config/validate.js';
 export { Coordinator, validateRequest } from './core/runtime.js';
-export type { DispatchOptions, CallOptions, RuntimeState } from './core/runtime.js';
+export type { DispatchOptions, CallOptions, RuntimeState, RequestTelemetry } from './core/runtime.js';
 export type { CreateOptions } from './core/create.js';
 export { definePlugin } from './core/plugin.js';
 export type { PluginApi, PluginDefinition, PluginFactory, PluginInstance, PluginLike, JsonSchema, LifecycleFn, PluginCheckContext, PluginCheckProblem, ServiceTypes, ServiceName } from './core/plugin.js';

@@ -36,6 +36,21 @@ export interface PluginDescription {
   deliveries: string[];
 }
 
+/** The `request` measurement on runtime.telemetry: one per request, when it is settled. */
+export interface RequestTelemetry {
+  /** The request id. */
+  id: string;
+  task: string;
+  /** ok, forwarded (a unix provider answers the caller directly), or the error code. */
+  outcome: string;
+  /** From arrival to settlement, ms. */
+  durationMs: number;
+  /** A provider was found for the task (only such task names become metric labels). */
+  resolved: boolean;
+  /** The error text, for outcomes other than ok and forwarded. */
+  error?: string;
+}
+
 export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export interface DispatchOptions {
@@ -391,14 +406,14 @@ export class Coordinator {
       entry.accepted = true;
       if (outcome?.direct) {
         this.tracker.remove(entry);
-        this.requestSettled(request.task, 'forwarded', context.receivedAt, resolved);
+        this.requestSettled(request.id, request.task, 'forwarded', context.receivedAt, resolved);
       }
       if (channels.requestAccepted.hasSubscribers) channels.requestAccepted.publish({ request, context, provider: provider.name });
     } catch (err) {
       context.refused();
       const error = toCoordinatorError(err, 'ERR_PROVIDER_FAILED', input.id);
       if (channels.requestError.hasSubscribers) channels.requestError.publish({ request: input, context, error });
-      this.requestSettled(input.task, error.code, context.receivedAt, resolved);
+      this.requestSettled(input.id, input.task, error.code, context.receivedAt, resolved, error.message);
       context.log.debug({ code: error.code, err: error.message }, 'request not accepted');
       throw error;
     }
@@ -462,13 +477,15 @@ export class Coordinator {
       return;
     }
     if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
-    this.requestSettled(request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true);
+    this.requestSettled(request.id, request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true, response.error);
   }
 
   /** The 'request' measurement, made only when someone listens. */
-  private requestSettled(task: string, outcome: string, receivedAt: number, resolved: boolean): void {
+  private requestSettled(id: string, task: string, outcome: string, receivedAt: number, resolved: boolean, error?: string | null): void {
     if (this.telemetry.listenerCount('request') === 0) return;
-    this.telemetry.emit('request', { task, outcome, durationMs: Date.now() - receivedAt, resolved });
+    const event: RequestTelemetry = { id, task, outcome, durationMs: Date.now() - receivedAt, resolved };
+    if (error) event.error = error;
+    this.telemetry.emit('request', event);
   }
 
   private async deliverResponse(entry: TrackedRequest, incoming: Response): Promise<void> {
@@ -485,7 +502,7 @@ export class Coordinator {
       }
       await this.delivery.deliver(hook, response, responseContext);
       if (channels.responseDelivered.hasSubscribers) channels.responseDelivered.publish({ request, response });
-      this.requestSettled(request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true);
+      this.requestSettled(request.id, request.task, response.error ? (response.errorCode ?? 'error') : 'ok', context.receivedAt, true, response.error);
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');

@@ -1,7 +1,7 @@
 // Build dist/ (ESM + type declarations) with the TypeScript compiler.
 // Runs on `npm install` (prepare) so the package entry points exist.
 import { spawnSync } from 'node:child_process';
-import { rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -35,3 +35,6 @@ function mirror(dir) {
   }
 }
 mirror('dist');
+
+// Files served as they are (the console's script and styles).
+cpSync('plugins/operations/console', 'dist/plugins/operations/console', { recursive: true });

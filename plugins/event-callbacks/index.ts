@@ -10,7 +10,7 @@ import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
 import type { Env } from '../shared/env.js';
-import { Outbox, type OutboxRow } from './outbox.js';
+import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
@@ -61,8 +61,26 @@ export interface EventCallbacksStats {
   lost: number;
 }
 
+/** One stream's callback delivery, as the console shows it. */
+export interface StreamDeliveryState {
+  /** Callbacks of this stream waiting in the outbox. */
+  pending: number;
+  /** Most attempts any waiting callback has had. */
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  deadLetters: number;
+  /** Delivered since this process started. */
+  delivered: number;
+  lastDeliveredAt: number | null;
+}
+
 export interface EventCallbacksService {
   stats(): EventCallbacksStats;
+  /** One stream's delivery state (null while the outbox is closed or unreadable). */
+  streamState(channel: string, streamId: string): StreamDeliveryState | null;
+  /** Move dead-lettered callbacks (oldest first, at most `limit`) back into the outbox to be sent again; returns how many. */
+  retryDeadLetters(limit?: number): number;
   /** Resolves when the outbox is empty (or after timeoutMs); for tests and drain. */
   idle(timeoutMs: number): Promise<boolean>;
 }
@@ -260,6 +278,19 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (stored) setImmediate(pump);
     }
 
+    // Deliveries per stream since start, for the console (bounded: the oldest stream is forgotten first).
+    const deliveredPerStream = new Map<string, { count: number; at: number }>();
+    function noteDelivered(streamKey: string): void {
+      const entry = deliveredPerStream.get(streamKey);
+      if (entry) {
+        entry.count += 1;
+        entry.at = Date.now();
+        return;
+      }
+      if (deliveredPerStream.size >= 10_000) deliveredPerStream.delete(deliveredPerStream.keys().next().value!);
+      deliveredPerStream.set(streamKey, { count: 1, at: Date.now() });
+    }
+
     // Deliveries that finish in one event-loop turn are removed in one transaction.
     let deliveredRows: OutboxRow[] = [];
     let deliveredFlush: Promise<void> | undefined;
@@ -295,6 +326,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       try {
         if (options.url) await post(row);
         delivered += 1;
+        noteDelivered(row.streamKey);
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
         // The stream stays busy until its row is gone: its next event is never read before.
         await markDelivered(row);
@@ -403,6 +435,24 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           // a locked or failing database: report what is known in memory
         }
         return { ...stored, delivered, retries, inFlight: busy.size, unstored: unstored.length, storeFailures, lost };
+      },
+      streamState(channel, streamId) {
+        if (!outbox) return null;
+        try {
+          const done = deliveredPerStream.get(streamKeyOf(channel, streamId));
+          return { ...outbox.streamState(channel, streamId), delivered: done?.count ?? 0, lastDeliveredAt: done?.at ?? null };
+        } catch {
+          return null;
+        }
+      },
+      retryDeadLetters(limit = 10_000) {
+        if (!outbox) throw new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)');
+        const moved = outbox.reviveDeadLetters(limit);
+        if (moved > 0) {
+          log.info({ callbacks: moved }, 'dead-lettered callbacks queued again');
+          setImmediate(pump);
+        }
+        return moved;
       },
       idle: (timeoutMs) => new Promise((resolve) => {
         const t = setTimeout(() => resolve(false), timeoutMs);

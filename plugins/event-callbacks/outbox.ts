@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   last_error TEXT,
   died_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS dead_letters_stream ON dead_letters (stream_key);
 CREATE TABLE IF NOT EXISTS stream_seq (stream_key TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS announced (channel TEXT NOT NULL, stream_id TEXT NOT NULL, announced_at INTEGER NOT NULL, PRIMARY KEY (channel, stream_id));
 CREATE TABLE IF NOT EXISTS closed_guard (stream_id TEXT PRIMARY KEY, closed_at INTEGER NOT NULL);
@@ -158,6 +159,11 @@ export class Outbox {
       guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
       pruneGuard: db.prepare('DELETE FROM closed_guard WHERE closed_at < ?'),
       pendingClosed: db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE stream_key = ? AND type = 'stream-closed'"),
+      streamPending: db.prepare('SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?'),
+      streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
+      streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
+      revive: db.prepare('INSERT INTO outbox (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, next_attempt_at, last_error) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, ?, 0, ?, last_error FROM dead_letters ORDER BY id LIMIT ?'),
+      reviveDelete: db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
@@ -245,6 +251,33 @@ export class Outbox {
     const depth = this.statements.depth.get()!;
     return { depth: depth.n, oldestAgeMs: depth.oldest === null ? 0 : now - depth.oldest, deadLetters: this.statements.deadCount.get()!.n };
   }
+
+  /** One stream's callbacks: waiting (with the most attempts one has had and its last error) and dead-lettered. */
+  streamState(channel: string, streamId: string): { pending: number; attempts: number; nextAttemptAt: number | null; lastError: string | null; deadLetters: number } {
+    const key = streamKeyOf(channel, streamId);
+    const pending = this.statements.streamPending.get(key)!;
+    return {
+      pending: pending.n,
+      attempts: pending.attempts ?? 0,
+      nextAttemptAt: pending.next ?? null,
+      lastError: pending.n > 0 ? (this.statements.streamError.get(key)?.last_error ?? null) : null,
+      deadLetters: this.statements.streamDead.get(key)!.n,
+    };
+  }
+
+  /**
+   * Dead letters back into the outbox (oldest first, at most `limit`), due
+   * now with their attempts reset. Each keeps its id, delivery id and
+   * sequence number, so it sits where it was in its stream's order and the
+   * application can tell a retry from a new event.
+   */
+  readonly reviveDeadLetters = (limit: number, now = Date.now()): number => {
+    return this.db.transaction(() => {
+      const moved = Number(this.statements.revive.run(now, now, limit).changes);
+      this.statements.reviveDelete.run(limit);
+      return moved;
+    })();
+  };
 
   announce(channel: string, streamId: string, now = Date.now()): void {
     this.statements.announce.run(channel, streamId, now);

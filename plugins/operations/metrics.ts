@@ -3,7 +3,7 @@
 // services when scraped.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Coordinator } from '../../core/runtime.js';
+import type { Coordinator, RequestTelemetry } from '../../core/runtime.js';
 import type { EventCallbacksService } from '../event-callbacks/index.js';
 import type { StreamingService } from '../streaming-control/index.js';
 import type { StreamProxyService } from '../stream-proxy/index.js';
@@ -40,7 +40,7 @@ export function createMetrics(runtime: Coordinator, withProcessMetrics: boolean)
   const tasks = new BoundedLabels(200, 64);
   // Outcomes and reasons are error codes of the catalog, but a plugin may emit its own: bound them too.
   const outcomes = new BoundedLabels(64, 40);
-  runtime.telemetry.on('request', (e: { task: string; outcome: string; durationMs: number; resolved?: boolean }) => {
+  runtime.telemetry.on('request', (e: RequestTelemetry) => {
     const labels = { task: tasks.of(e.task, e.resolved === true), outcome: outcomes.of(e.outcome) };
     requests.inc(labels);
     duration.observe(labels, e.durationMs / 1000);

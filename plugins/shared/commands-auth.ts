@@ -20,7 +20,8 @@ export interface CommandsAuth {
   open: boolean;
 }
 
-function same(a: string, b: string): boolean {
+/** Constant-time string equality (a length mismatch still costs one comparison). */
+export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   // Compare equal-length buffers in constant time; a length mismatch still costs one comparison.
@@ -51,17 +52,17 @@ export function commandsAuthProblem(auth: CommandsAuth): string | undefined {
 export function authorize(header: string | undefined, auth: CommandsAuth): boolean {
   if (auth.open) return true;
   if (header === undefined || commandsAuthProblem(auth) !== undefined) return false;
-  if (auth.mode === 'custom') return same(header, auth.custom);
+  if (auth.mode === 'custom') return sameSecret(header, auth.custom);
   const space = header.indexOf(' ');
   if (space <= 0 || space === header.length - 1) return false;
   const scheme = header.slice(0, space).toUpperCase();
   const credential = header.slice(space + 1);
   if (scheme !== auth.mode.toUpperCase()) return false;
-  if (auth.mode === 'bearer') return auth.token !== '' && same(credential, auth.token);
+  if (auth.mode === 'bearer') return auth.token !== '' && sameSecret(credential, auth.token);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(credential) || credential.length % 4 !== 0) return false;
   const decoded = Buffer.from(credential, 'base64').toString('utf8');
   const password = auth.password || auth.token;
-  return same(decoded, `${auth.user}:${password}`);
+  return sameSecret(decoded, `${auth.user}:${password}`);
 }
 
 export function unauthorized(res: http.ServerResponse): void {
@@ -111,4 +112,14 @@ export function commandsAuthEnv(env: Record<string, string | undefined>): Partia
     password: value('COMMANDS_API_AUTH_PASSWORD'),
     custom: value('COMMANDS_API_AUTH_CUSTOM'),
   };
+}
+
+/** Who a valid Authorization value names, for audit lines: the Basic user, else the credential kind. Never the secret. */
+export function actorOf(header: string, auth: CommandsAuth): string {
+  if (auth.mode === 'basic' && /^basic /i.test(header)) {
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return `user ${(colon >= 0 ? decoded.slice(0, colon) : decoded).slice(0, 64)}`;
+  }
+  return auth.open ? 'anonymous (open commands API)' : `${auth.mode} credential holder`;
 }

@@ -23,6 +23,8 @@ export interface Session {
   readonly ssl: boolean;
   /** Channels this session publishes or encodes. */
   readonly channels: Set<string>;
+  /** When the control connection opened (ms since the epoch). */
+  readonly connectedAt: number;
   alive: boolean;
   send(text: string): void;
 }
@@ -35,6 +37,26 @@ export interface Channel {
   encoder: number | undefined;
   sourceUri: string;
   settings: StreamSettings;
+  /** When the publish was accepted (ms since the epoch). */
+  readonly startedAt: number;
+  /** Sub-streams the encoder announced (STREAM-AVAILABLE), at most MAX_SUBSTREAMS. */
+  readonly substreams: Substream[];
+}
+
+export interface Substream {
+  type: string;
+  resolution: string;
+  at: number;
+}
+
+/** Sub-streams remembered per channel for the console (an encoder decides how many it announces). */
+export const MAX_SUBSTREAMS = 16;
+
+/** What the console shows of the control plane: more than the Go-compatible report. */
+export interface ControlPlaneDetails {
+  ingestServers: Array<{ id: number; type: IngestType; ip: string; port: number; ssl: boolean; connectedAt: number; streams: number }>;
+  encoders: Array<{ id: number; ip: string; capacity: number; load: number; draining: boolean; connectedAt: number }>;
+  streams: Array<{ channel: string; streamId: string; method: IngestType; startedAt: number; streamServer: number; encoder: number; substreams: Substream[] }>;
 }
 
 export interface ControlPlaneEvents {
@@ -129,9 +151,9 @@ export class ControlPlane {
   // ------------------------------------------------------- channel life
 
   /** Open a channel for a publish (atomic with the busy check: no await in between). */
-  open(channel: Omit<Channel, 'encoder'>): boolean {
+  open(channel: Omit<Channel, 'encoder' | 'startedAt' | 'substreams'>): boolean {
     if (this.channels.has(channel.name)) return false;
-    this.channels.set(channel.name, { ...channel, encoder: undefined });
+    this.channels.set(channel.name, { ...channel, encoder: undefined, startedAt: Date.now(), substreams: [] });
     this.sessions.get(channel.publisher)?.channels.add(channel.name);
     return true;
   }
@@ -201,6 +223,10 @@ export class ControlPlane {
 
   async streamAvailable(message: ControlMessage): Promise<void> {
     const startTime = arg(message, 'Start-Time');
+    const channel = this.channels.get(arg(message, 'Stream-Channel'));
+    if (channel && channel.streamId === arg(message, 'Stream-ID') && channel.substreams.length < MAX_SUBSTREAMS) {
+      channel.substreams.push({ type: arg(message, 'Stream-Type').slice(0, 64), resolution: arg(message, 'Resolution').slice(0, 64), at: Date.now() });
+    }
     await this.events.streamAvailable({
       channel: arg(message, 'Stream-Channel'),
       streamId: arg(message, 'Stream-ID'),
@@ -271,5 +297,20 @@ export class ControlPlane {
       encoders: this.encoders.list().map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
       activeStreams: [...this.channels.values()].map((c) => ({ channel: c.name, streamId: c.streamId, streamServer: c.publisher, encoder: c.encoder ?? 0 })),
     };
+  }
+
+  details(): ControlPlaneDetails {
+    const byId = [...this.sessions.values()].sort((a, b) => a.id - b.id);
+    const ingest = byId.filter((s) => s.role !== 'hls').map((s) => ({
+      id: s.id, type: ingestTypeOf(s.role), ip: s.externalIp, port: s.port, ssl: s.ssl, connectedAt: s.connectedAt, streams: s.channels.size,
+    }));
+    const encoders = this.encoders.list().map((e) => {
+      const session = this.sessions.get(e.id);
+      return { ...e, ip: session?.remoteIp ?? '', connectedAt: session?.connectedAt ?? 0 };
+    });
+    const streams = [...this.channels.values()].map((c) => ({
+      channel: c.name, streamId: c.streamId, method: c.method, startedAt: c.startedAt, streamServer: c.publisher, encoder: c.encoder ?? 0, substreams: c.substreams,
+    }));
+    return { ingestServers: ingest, encoders, streams };
   }
 }

@@ -20,7 +20,8 @@ import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
 import type { ControlRole } from './control-auth.js';
 import { isValidId, StreamIdGenerator } from './ids.js';
-import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type Session } from './control-plane.js';
+import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type ControlPlaneDetails, type Session } from './control-plane.js';
+export type { ControlPlaneDetails, Substream } from './control-plane.js';
 import { authorize, commandsAuthCheck, json, logCommandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
 
 export const PLUGIN_NAME = 'streaming-control';
@@ -52,6 +53,10 @@ export interface StreamingControlOptions {
 export interface StreamingService {
   capacity(): { load: number; capacity: number; encoderCount: number };
   report(): ReturnType<ControlPlane['report']>;
+  /** More than the Go-compatible report: connection ages, draining flags, stream ages and announced sub-streams (the console's tables). */
+  details(): ControlPlaneDetails;
+  /** The close command: STREAM-KILL to the channel's publisher; false when no such channel is publishing. */
+  closeStream(channel: string, streamId: string): boolean;
   /** A draining encoder keeps its streams and takes no new ones. */
   drainEncoder(id: number, draining: boolean): boolean;
   /** Connected control sessions by role. */
@@ -236,6 +241,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         port: role === 'hls' ? 0 : portOf(header('x-custom-port'), type),
         ssl: role !== 'hls' && header('x-ssl-use') === 'true',
         channels: new Set(),
+        connectedAt: Date.now(),
         alive: true,
         send: (text) => ws.send(text, (err) => { if (err) log.debug({ session: id, err: err.message }, 'control write failed'); }),
       };
@@ -337,6 +343,8 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     api.provide(STREAMING_SERVICE, {
       capacity: () => plane.encoders.totals(),
       report: () => plane.report(),
+      details: () => plane.details(),
+      closeStream: (channel, streamId) => plane.kill(channel, streamId),
       drainEncoder: (id, draining) => plane.encoders.setDraining(id, draining),
       sessionCounts: () => {
         const counts: Record<ControlRole, number> = { rtmp: 0, wss: 0, hls: 0 };

@@ -21,6 +21,7 @@ import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 import { ProviderWatch } from './provider-watch.js';
+import { ProviderStats, type ProviderRecord } from './provider-stats.js';
 import { argsValidator } from '../shared/task-schemas.js';
 import { errorResponse } from '../../core/model.js';
 
@@ -70,6 +71,13 @@ export interface UnixTransportService {
   providersOf(task: string): Promise<ProviderSocket[]>;
   /** Every task with at least one provider socket, and how many. */
   tasks(): Promise<Array<{ task: string; providers: number }>>;
+  /** Every task's provider sockets, best first, with when each last accepted or failed (the console's table). */
+  providerDetails(): Promise<ProviderDetails[]>;
+}
+
+export interface ProviderDetails {
+  task: string;
+  sockets: Array<ProviderSocket & ProviderRecord>;
 }
 
 const optionsSchema = {
@@ -125,6 +133,19 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       },
     }) : undefined;
     const sendMessage = (socketPath: string, json: string) => sendFrameMessage(socketPath, json, sendOptions);
+    const stats = new ProviderStats();
+
+    /** Every task directory with at least one provider socket (for status and the console, not per request). */
+    async function listProviders(): Promise<Array<{ task: string; sockets: ProviderSocket[] }>> {
+      const entries = await fs.readdir(socketDir, { withFileTypes: true }).catch(() => []);
+      const out: Array<{ task: string; sockets: ProviderSocket[] }> = [];
+      for (const entry of entries) {
+        if (!entry.isDirectory() || RESERVED_TASK_NAMES.has(entry.name)) continue;
+        const sockets = await directory.list(entry.name);
+        if (sockets.length > 0) out.push({ task: entry.name, sockets });
+      }
+      return out.sort((a, b) => a.task.localeCompare(b.task));
+    }
 
     // ---------------------------------------------------------- providers
 
@@ -147,6 +168,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
               error = await sendMessage(socket.path, json);
               if (error === '') {
                 context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
+                stats.accepted(socket.path, attempts.length > 0);
                 if (attempts.length > 0) runtime.telemetry.emit('provider:failover', { task, provider: socket.path });
                 // Its answer comes back through us: notice if it dies first.
                 if (!hookIsUnix) watch?.add(socket.path, request.id);
@@ -157,6 +179,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
               errno = isCoordinatorError(err) ? err.details?.errno as string | undefined : undefined;
             }
             attempts.push({ socket: socket.path, error, ...(errno ? { errno } : {}) });
+            stats.failed(socket.path);
             runtime.telemetry.emit('provider:failure', { task, provider: socket.path });
             context.log.warn({ provider: socket.path, error }, 'provider refused or unreachable; trying the next');
           }
@@ -270,14 +293,10 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
       sendMessage,
       providersOf: (task) => directory.list(task),
       async tasks() {
-        const entries = await fs.readdir(socketDir, { withFileTypes: true }).catch(() => []);
-        const out: Array<{ task: string; providers: number }> = [];
-        for (const entry of entries) {
-          if (!entry.isDirectory() || RESERVED_TASK_NAMES.has(entry.name)) continue;
-          const providers = (await directory.list(entry.name)).length;
-          if (providers > 0) out.push({ task: entry.name, providers });
-        }
-        return out.sort((a, b) => a.task.localeCompare(b.task));
+        return (await listProviders()).map(({ task, sockets }) => ({ task, providers: sockets.length }));
+      },
+      async providerDetails() {
+        return (await listProviders()).map(({ task, sockets }) => ({ task, sockets: sockets.map((s) => ({ ...s, ...stats.of(s.path) })) }));
       },
     });
 

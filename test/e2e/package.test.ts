@@ -88,7 +88,7 @@ describe('package: the packed tarball as an app installs it', function () {
 
   it('ships what users need and nothing that points nowhere', () => {
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-    for (const file of ['package/LICENSE', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/dist/testing/index.js', 'package/plugins/unix-transport/README.md', 'package/docs/reference.md', 'package/bin/coordinator.js']) {
+    for (const file of ['package/LICENSE', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/dist/testing/index.js', 'package/plugins/unix-transport/README.md', 'package/docs/reference.md', 'package/bin/coordinator.js', 'package/dist/plugins/operations/console/console.js', 'package/dist/plugins/operations/console/console.css']) {
       assert.ok(listing.includes(file), `${file} missing from the tarball`);
     }
     assert.deepEqual(listing.filter((f) => f.endsWith('.map')), [], 'source maps to files not shipped');

@@ -1,0 +1,86 @@
+// Console sign-in sessions: a random id in an HttpOnly, SameSite=Strict
+// cookie, a CSRF token per session (every action must echo it in a header),
+// and who signed in (for the audit log). Bounded (the oldest is dropped
+// first) and expired on every tick.
+
+import type http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../shared/commands-auth.js';
+
+export const SESSION_COOKIE = 'coordinator_session';
+const COOKIE_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]{1,64})(?:;|$)`);
+
+export interface ConsoleSession {
+  readonly id: string;
+  readonly csrf: string;
+  /** Who signed in: the Basic user, or the kind of credential. */
+  readonly actor: string;
+  readonly ip: string;
+  readonly expires: number;
+}
+
+export class SessionStore {
+  private readonly sessions = new Map<string, ConsoleSession>();
+
+  constructor(private readonly ttlMs: number, private readonly max: number) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  private idOf(req: http.IncomingMessage): string | undefined {
+    return COOKIE_PATTERN.exec(req.headers.cookie ?? '')?.[1];
+  }
+
+  /** The live session the request's cookie names, if any. */
+  of(req: http.IncomingMessage): ConsoleSession | undefined {
+    const id = this.idOf(req);
+    const session = id ? this.sessions.get(id) : undefined;
+    return session && session.expires > Date.now() ? session : undefined;
+  }
+
+  /** A new session; sets its cookie on `res`. */
+  create(req: http.IncomingMessage, res: http.ServerResponse, actor: string): ConsoleSession {
+    const now = Date.now();
+    for (const [old, session] of this.sessions) {
+      if (this.sessions.size < this.max && session.expires > now) break;
+      this.sessions.delete(old);
+    }
+    const session: ConsoleSession = {
+      id: randomBytes(24).toString('base64url'),
+      csrf: randomBytes(24).toString('base64url'),
+      actor,
+      ip: req.socket.remoteAddress ?? '',
+      expires: now + this.ttlMs,
+    };
+    this.sessions.set(session.id, session);
+    res.setHeader('set-cookie', `${SESSION_COOKIE}=${session.id}; ${cookieAttributes(req)}; Max-Age=${Math.floor(this.ttlMs / 1000)}`);
+    return session;
+  }
+
+  /** Sign-out: the session ends now; returns the cookie that clears it. */
+  end(req: http.IncomingMessage): string {
+    const id = this.idOf(req);
+    if (id) this.sessions.delete(id);
+    return `${SESSION_COOKIE}=; ${cookieAttributes(req)}; Max-Age=0`;
+  }
+
+  /** The CSRF token a state-changing request carries must be its session's. */
+  checkCsrf(session: ConsoleSession, token: string | undefined): boolean {
+    return token !== undefined && sameSecret(token, session.csrf);
+  }
+
+  prune(): void {
+    const now = Date.now();
+    // Insertion order is expiry order (one TTL for all): stop at the first live one.
+    for (const [id, session] of this.sessions) {
+      if (session.expires > now) break;
+      this.sessions.delete(id);
+    }
+  }
+}
+
+function cookieAttributes(req: http.IncomingMessage): string {
+  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+  return `HttpOnly; SameSite=Strict; Path=/dashboard${secure}`;
+}
