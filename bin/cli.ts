@@ -11,6 +11,7 @@ import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolve
 import { effectiveConfig } from '../core/create.js';
 import { formatProblem } from '../core/config/validate.js';
 import { CLI_DEFAULT_DATA_DIR } from '../core/config/resolve.js';
+import { tracingRequested } from '../plugins/tracing/env.js';
 import { chooseMode, type ModeChoice } from './mode.js';
 import { resolvePluginPackages } from './plugin-packages.js';
 import { formatPlugins } from './plugins-tree.js';
@@ -137,6 +138,8 @@ async function prepare(flags: Flags): Promise<Prepared> {
   if (config.plugins === undefined) {
     mode = chooseMode(config, ACOMM_FLAGS.filter((f) => flags[f] !== undefined), env, flags.mode);
     config.plugins = [...PLUGIN_SETS[mode.mode]];
+    // OpenTelemetry's standard variables turn tracing on (its packages load only then).
+    if (tracingRequested(env)) config.plugins.push('tracing');
   } else if (Array.isArray(config.plugins)) {
     // Plugins published as packages ('coordinator-plugin-…'), loaded by name.
     config.plugins = await resolvePluginPackages(config.plugins, loaded.filepath);

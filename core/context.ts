@@ -3,6 +3,12 @@
 import { deferredChild, type Logger } from './logger.js';
 import type { Request, Response } from './model.js';
 
+/** W3C Trace Context (https://www.w3.org/TR/trace-context/) headers, as received or to send on. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
+
 export interface RequestContext {
   /** Which door the request came in by: 'inproc', 'unix', 'http', 'ws', or a plugin's own name. */
   readonly origin: string;
@@ -29,6 +35,13 @@ export interface RequestContext {
    * such as a stream bridge. Never runs for an accepted request.
    */
   whenRefused(fn: () => void): void;
+  /**
+   * The W3C trace context of this request: what the caller sent (HTTP
+   * ingress reads `traceparent`/`tracestate`), replaced by the tracing
+   * plugin with its request span. Doors that call out on the request's
+   * behalf (HTTP response hooks) send it on.
+   */
+  traceContext: TraceContext | undefined;
 }
 
 /** The runtime's side of a request context. */
@@ -67,6 +80,7 @@ class Context implements InternalRequestContext {
   private controller: AbortController | undefined;
   private aborted = false;
   private onRefused: Array<() => void> | undefined;
+  traceContext: TraceContext | undefined = undefined;
 
   constructor(
     private readonly root: Logger,

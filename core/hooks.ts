@@ -11,6 +11,7 @@
 //   drain            series     stop accepting new work (reverse registration order)
 //   stop             series     close everything (reverse registration order)
 
+import diagnostics from 'node:diagnostics_channel';
 import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
 import { CoordinatorError, isCoordinatorError } from './errors.js';
 import type { Request, Response } from './model.js';
@@ -58,6 +59,23 @@ export interface HookGuardOptions {
   timeoutMs: (hookName: string) => number;
 }
 
+/**
+ * Every tap call, as a node:diagnostics_channel TracingChannel
+ * (`tracing:coordinator:tap:start|end|asyncStart|asyncEnd|error`), with
+ * { hook, plugin, args } as its context. Costs one `hasSubscribers` check per
+ * tap call until someone subscribes (the tracing plugin does, to make a child
+ * span per tap).
+ */
+export const tapChannel = diagnostics.tracingChannel<string, TapTrace>('coordinator:tap');
+
+export interface TapTrace {
+  hook: string;
+  plugin: string;
+  args: unknown[];
+  /** A promise tap: it finishes at asyncEnd (a sync tap at end). */
+  async: boolean;
+}
+
 function wrapError(err: unknown, hookName: string, tapName: string): unknown {
   if (isCoordinatorError(err)) return err;
   // The cause is logged with the request; peers see which plugin failed, never JavaScript internals.
@@ -98,7 +116,7 @@ export function guardHooks(hooks: CoordinatorHooks, options: HookGuardOptions): 
         const original = tap.fn as (...args: unknown[]) => unknown;
         const tapName = tap.name;
         if (tap.type === 'promise') {
-          tap.fn = (...args: unknown[]) => {
+          const guarded = (...args: unknown[]): Promise<unknown> => {
             let result: unknown;
             try {
               result = original(...args);
@@ -107,14 +125,20 @@ export function guardHooks(hooks: CoordinatorHooks, options: HookGuardOptions): 
             }
             return withTimeout(Promise.resolve(result), options.timeoutMs(hookName), hookName, tapName);
           };
+          tap.fn = (...args: unknown[]) => (tapChannel.hasSubscribers
+            ? tapChannel.tracePromise(guarded, { hook: hookName, plugin: tapName, args, async: true }, undefined, ...args)
+            : guarded(...args));
         } else if (tap.type === 'sync') {
-          tap.fn = (...args: unknown[]) => {
+          const guarded = (...args: unknown[]): unknown => {
             try {
               return original(...args);
             } catch (err) {
               throw wrapError(err, hookName, tapName);
             }
           };
+          tap.fn = (...args: unknown[]) => (tapChannel.hasSubscribers
+            ? tapChannel.traceSync(guarded, { hook: hookName, plugin: tapName, args, async: false }, undefined, ...args)
+            : guarded(...args));
         }
         return tap;
       },

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, ERROR_CATALOG, toCoordinatorError } from './errors.js';
 import { LIFECYCLE_HOOK_NAMES, bailSync, createHooks, guardHooks, runsSync, waterfallSync, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
-import { createRequestContext, type ResponseContext } from './context.js';
+import { createRequestContext, type ResponseContext, type TraceContext } from './context.js';
 import { ByteBudget } from './budget.js';
 import type { JsonLimits } from './json-scan.js';
 import type { Provider } from './provider.js';
@@ -61,6 +61,8 @@ export interface DispatchOptions {
   timeoutMs?: number;
   /** Initial attributes for plugins (e.g. what an ingress learnt about the caller). */
   attributes?: Record<string, unknown>;
+  /** The caller's W3C trace context (traceparent, tracestate), when it sent one. */
+  traceContext?: TraceContext;
 }
 
 export interface CallOptions extends DispatchOptions {
@@ -365,7 +367,8 @@ export class Coordinator {
     }
     const context = createRequestContext(this.log, input.id, options.origin ?? 'inproc', options.remoteAddress, options.timeoutMs ?? this.config.requestTimeoutMs);
     if (options.attributes) Object.assign(context.attributes, options.attributes);
-    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: input, context });
+    if (options.traceContext) context.traceContext = options.traceContext;
+    if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: input, context, runtime: this });
     // Whether a provider was found: only then is the task name a known one (metrics label it).
     let resolved = false;
     try {

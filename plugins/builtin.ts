@@ -10,6 +10,7 @@ import { keyAuth } from './key-auth/index.js';
 import { eventCallbacks } from './event-callbacks/index.js';
 import { streamingControl } from './streaming-control/index.js';
 import { operations } from './operations/index.js';
+import { tracing } from './tracing/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
@@ -21,6 +22,7 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [eventCallbacks.pluginName]: eventCallbacks,
   [streamingControl.pluginName]: streamingControl,
   [operations.pluginName]: operations,
+  [tracing.pluginName]: tracing,
 };
 
 /**

@@ -204,13 +204,25 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         headers['content-type'] = 'application/json';
         headers[SIGNATURE_HEADER] = sign(options.signingSecrets, Math.floor(Date.now() / 1000), row.deliveryId, body);
       }
-      const res = await request(options.url, {
-        method: 'POST', headers, body, dispatcher: agent,
-        signal: AbortSignal.timeout(options.requestTimeoutMs),
-        headersTimeout: options.requestTimeoutMs, bodyTimeout: options.requestTimeoutMs,
-      });
-      await res.body.dump();
-      if (res.statusCode !== 200) throw new Error(`application answered ${res.statusCode}`);
+      // With the tracing plugin: each attempt is a span, and the application gets its traceparent.
+      const traced = api.runtime.optionalService('tracing')?.outgoing(`callback ${row.type}`, { 'coordinator.delivery.id': row.deliveryId, 'coordinator.channel': row.channel.slice(0, 128), 'coordinator.sequence': row.seq });
+      if (traced) {
+        headers.traceparent = traced.traceContext.traceparent;
+        if (traced.traceContext.tracestate) headers.tracestate = traced.traceContext.tracestate;
+      }
+      try {
+        const res = await request(options.url, {
+          method: 'POST', headers, body, dispatcher: agent,
+          signal: AbortSignal.timeout(options.requestTimeoutMs),
+          headersTimeout: options.requestTimeoutMs, bodyTimeout: options.requestTimeoutMs,
+        });
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`application answered ${res.statusCode}`);
+        traced?.end();
+      } catch (err) {
+        traced?.end((err as Error).message);
+        throw err;
+      }
     }
 
     // The outbox may refuse a write (full disk, a lock held by another process,

@@ -4,6 +4,10 @@
 import { Agent, request } from 'undici';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { TraceContext } from '../../core/context.js';
+import { traceHeaders } from '../../core/trace-context.js';
+
+const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 
 export interface RetryPolicy {
   retries: number;
@@ -18,7 +22,10 @@ export interface PostOptions {
   retry: RetryPolicy;
   log: Logger;
   requestId: string;
+  /** W3C trace context to send on (traceparent, tracestate). */
+  trace?: TraceContext | undefined;
 }
+
 
 export interface PostReply {
   status: number;
@@ -53,7 +60,7 @@ export class JsonPoster {
   private async once(url: URL, json: string, options: PostOptions): Promise<PostReply> {
     const res = await request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: traceHeaders(JSON_HEADERS, options.trace),
       body: json,
       dispatcher: this.agent,
       headersTimeout: options.timeoutMs,

@@ -15,6 +15,8 @@ import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse
 import type { Request, Response } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
 import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
+import { traceContextOf } from '../../core/trace-context.js';
+import type { TraceContext } from '../../core/context.js';
 import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { readBody } from './body.js';
@@ -167,7 +169,8 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         return;
       }
       try {
-        await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}) });
+        const traceContext = traceContextOf(req.headers);
+        await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}), ...(traceContext ? { traceContext } : {}) });
         reply(res, 200, request.id, '');
       } catch (err) {
         const e = ackError(err);
@@ -211,9 +214,9 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
 
     // ------------------------------------------------------------ delivery
 
-    async function postResponse(hook: URL, response: Response): Promise<void> {
+    async function postResponse(hook: URL, response: Response, trace: TraceContext | undefined): Promise<void> {
       const answer = await poster.post(hook, encodeResponse(response), {
-        timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log, requestId: response.id,
+        timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log, requestId: response.id, trace,
       });
       // A hook answers with an ack; its error (or an unreadable body) is a failed delivery, never retried.
       let ackError: string;
@@ -224,8 +227,8 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       }
       if (ackError) throw new CoordinatorError('ERR_DELIVERY', `hook ${hook.origin} refused the response: ${ackError}`, { requestId: response.id });
     }
-    api.registerDelivery('http', { deliver: (hook, response) => postResponse(hook, response) });
-    api.registerDelivery('https', { deliver: (hook, response) => postResponse(hook, response) });
+    api.registerDelivery('http', { deliver: (hook, response, context) => postResponse(hook, response, context.requestContext.traceContext) });
+    api.registerDelivery('https', { deliver: (hook, response, context) => postResponse(hook, response, context.requestContext.traceContext) });
 
     // ---------------------------------------------------------- federation
 
@@ -262,7 +265,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         async send(request, ctx) {
           const forwarded: Request = { ...request, taskURL: null, responseHook: new URL(`${http.baseUrl()}/proxy`) };
           const answer = await poster.post(taskURL, encodeRequest(forwarded), {
-            timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log: ctx.log, requestId: request.id,
+            timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log: ctx.log, requestId: request.id, trace: ctx.traceContext,
           });
           let error: string;
           try {

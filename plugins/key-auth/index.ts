@@ -12,6 +12,8 @@ import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems
 import type { Env } from '../shared/env.js';
 import { firstHeader } from '../shared/headers.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
+import { traceHeaders } from '../../core/trace-context.js';
+import type { TraceContext } from '../../core/context.js';
 
 export const PLUGIN_NAME = 'key-auth';
 /** The task of a publish request (shared with the streaming control plane). */
@@ -74,12 +76,12 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
     const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
     const rpcTasks = new Set(options.rpcTasks);
 
-    async function verify(headers: Record<string, string>, body: string, requestId: string): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
+    async function verify(headers: Record<string, string>, body: string, requestId: string, trace: TraceContext | undefined): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
       const started = Date.now();
       try {
         const res = await request(options.url, {
           method: 'POST',
-          headers: { ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+          headers: traceHeaders({ ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, trace),
           body,
           dispatcher: agent,
           signal: AbortSignal.timeout(options.timeoutMs),
@@ -127,7 +129,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         ctx.attributes[KEY_AUTH_ATTRIBUTE] = cached.settings;
         return request;
       }
-      const verdict = await verify({ 'x-streaming-channel': channel, 'x-streaming-key': key, 'x-user-ip': String(args.userIp ?? '') }, '', request.id);
+      const verdict = await verify({ 'x-streaming-channel': channel, 'x-streaming-key': key, 'x-user-ip': String(args.userIp ?? '') }, '', request.id, ctx.traceContext);
       if (!verdict.ok) {
         // The reason is logged; the key never is.
         ctx.log.debug({ channel, reason: verdict.reason }, 'publish denied by key verification');
@@ -144,7 +146,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         'x-coordinator-task': request.task,
         'x-coordinator-request-id': request.id,
         'x-user-ip': ctx.remoteAddress ?? '',
-      }, JSON.stringify(request.args ?? null), request.id);
+      }, JSON.stringify(request.args ?? null), request.id, ctx.traceContext);
       if (!verdict.ok) throw new CoordinatorError('ERR_REJECTED', `request verification failed: ${verdict.reason}`, { requestId: request.id });
       return request;
     }

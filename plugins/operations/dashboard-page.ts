@@ -44,7 +44,7 @@ export function consoleHtml(csrf: string, actor: string): string {
   <figure><figcaption>Requests/s by outcome</figcaption><div class="chart" id="chart-requests"></div></figure>
   <figure><figcaption>Latency, ms</figcaption><div class="chart" id="chart-latency"></div></figure>
   <figure><figcaption>Publishes per minute</figcaption><div class="chart" id="chart-publishes"></div><ol class="reasons" id="denials"></ol></figure>
-  <figure><figcaption>Callbacks/s and outbox</figcaption><div class="chart" id="chart-callbacks"></div></figure>
+  <figure><figcaption>Callbacks/s; outbox depth and oldest (right)</figcaption><div class="chart" id="chart-callbacks"></div></figure>
   <figure><figcaption>Stream proxy, MiB/s</figcaption><div class="chart" id="chart-proxy"></div></figure>
   <figure><figcaption>Encoder load</figcaption><div class="chart" id="chart-encoders"></div></figure>
 </section>

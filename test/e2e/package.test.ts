@@ -116,6 +116,22 @@ describe('package: the packed tarball as an app installs it', function () {
     });
   }
 
+  it('tracing without the OpenTelemetry packages (optional peers): nothing loads them until configured; then a start error that says what to install', () => {
+    // (@opentelemetry/api comes with prom-client; the SDK and the exporter are optional peers, not installed.)
+    assert.equal(existsSync(path.join(app, 'node_modules', '@opentelemetry', 'sdk-trace-base')), false, 'optional peers are not installed');
+    writeFileSync(path.join(app, 'tracing.mjs'), `
+import { createCoordinator, tracing } from 'coordinator-runtime';
+const runtime = createCoordinator({ logLevel: 'silent', plugins: [] });
+runtime.use(tracing({ endpoint: 'http://127.0.0.1:4318/v1/traces' }));
+try { await runtime.start(); console.log('started'); } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })); }
+`);
+    const result = spawnSync(process.execPath, ['tracing.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    const failure = JSON.parse(result.stdout.trim()) as { code: string; message: string };
+    assert.equal(failure.code, 'ERR_CONFIG');
+    assert.match(failure.message, /npm install @opentelemetry\/api@~1\.9\.0 @opentelemetry\/sdk-trace-base/);
+  });
+
   for (const [module, type] of [['nodenext', 'module'], ['nodenext', 'commonjs'], ['node16', 'commonjs'], ['node16', 'module']] as const) {
     it(`TypeScript consumer: module ${module}, package type ${type}, no esModuleInterop, skipLibCheck off`, () => {
       const consumer = path.join(work, `ts-${module}-${type}`);

@@ -34,7 +34,7 @@
     { id: 'chart-requests', series: [['ok', 'ok', '--ok'], ['error', 'error', '--bad'], ['timeout', 'timeout', '--warn']], digits: 1 },
     { id: 'chart-latency', series: [['p50', 'p50', '--accent'], ['p99', 'p99', '--warn']], digits: 2, spanGaps: true },
     { id: 'chart-publishes', series: [['accepted', 'accepted', '--ok'], ['denied', 'denied', '--bad']], digits: 1 },
-    { id: 'chart-callbacks', series: [['delivered', 'delivered/s', '--ok'], ['retries', 'retries/s', '--warn'], ['outboxDepth', 'outbox depth', '--accent', 'depth']], digits: 1 },
+    { id: 'chart-callbacks', series: [['delivered', 'delivered/s', '--ok'], ['retries', 'retries/s', '--warn'], ['outboxDepth', 'outbox depth', '--accent', 'depth'], ['outboxOldestSec', 'oldest waiting, s', '--bad', 'depth']], digits: 1 },
     { id: 'chart-proxy', series: [['proxyBytesPerSec', 'MiB/s', '--accent', undefined, (v) => (v === null ? null : v / 1048576)]], digits: 2 },
     { id: 'chart-encoders', series: [['encoderLoad', 'load', '--accent'], ['encoderCapacity', 'capacity', '--muted', undefined, (v) => (v === null || v < 0 ? null : v)]], digits: 0 },
   ];
