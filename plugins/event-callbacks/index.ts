@@ -179,13 +179,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     let idleWaiters: Array<() => void> = [];
 
     function notifyIdle(): void {
-      // Counting the outbox costs a scan: only when someone waits for it to empty.
       if (idleWaiters.length === 0 || !outbox || busy.size > 0 || unstored.length > 0) return;
-      try {
-        if (outbox.stats().depth > 0) return;
-      } catch {
-        return;
-      }
+      if (!outbox.empty) return;
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
@@ -287,7 +282,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         stored = true;
       }
       if (unstored.length === 0) storeRecovered();
-      if (stored) setImmediate(pump);
+      if (stored) schedulePump();
     }
 
     // Deliveries per stream since start, for the console (bounded: the oldest stream is forgotten first).
@@ -303,36 +298,59 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       deliveredPerStream.set(streamKey, { count: 1, at: Date.now() });
     }
 
-    // Deliveries that finish in one event-loop turn are removed in one transaction.
+    // Delivered rows are removed in batches: a commit costs far more than the
+    // rows it removes. A delivered row frees its delivery slot at once (other
+    // streams go on), but its stream stays busy until the row is gone, so the
+    // stream's next event is never read before. The batch is written when it
+    // reaches `concurrency` rows, when nothing else is being posted, or 2 ms
+    // after its first row, whichever comes first.
     let deliveredRows: OutboxRow[] = [];
-    let deliveredFlush: Promise<void> | undefined;
-    function markDelivered(row: OutboxRow): Promise<void> {
-      deliveredRows.push(row);
-      deliveredFlush ??= new Promise<void>((resolve) => {
-        setImmediate(() => {
-          const rows = deliveredRows;
-          deliveredRows = [];
-          deliveredFlush = undefined;
-          try {
-            outbox?.deliveredMany(rows);
-            // Space was freed: events waiting in memory try again now rather than after their backoff.
-            if (unstored.length > 0) {
-              if (storeTimer) clearTimeout(storeTimer);
-              storeTimer = setTimeout(flushUnstored, 0);
-              storeTimer.unref();
-            }
-          } catch (err) {
-            // Delivered but not marked: sent again with the same delivery ids (at-least-once).
-            storeFailed(err, 'marking callbacks delivered');
-            pumpPausedUntil = Date.now() + storeBackoffMs;
-          }
-          resolve();
-        });
-      });
-      return deliveredFlush;
+    let deliveredTimer: NodeJS.Timeout | undefined;
+    let deliveredImmediate = false;
+    let posting = 0;
+
+    function flushDelivered(): void {
+      if (deliveredTimer) { clearTimeout(deliveredTimer); deliveredTimer = undefined; }
+      deliveredImmediate = false;
+      const rows = deliveredRows;
+      if (rows.length === 0) return;
+      deliveredRows = [];
+      try {
+        outbox?.deliveredMany(rows);
+        // Space was freed: events waiting in memory try again now rather than after their backoff.
+        if (unstored.length > 0) {
+          if (storeTimer) clearTimeout(storeTimer);
+          storeTimer = setTimeout(flushUnstored, 0);
+          storeTimer.unref();
+        }
+      } catch (err) {
+        // Delivered but not marked: sent again with the same delivery ids (at-least-once).
+        storeFailed(err, 'marking callbacks delivered');
+        pumpPausedUntil = Date.now() + storeBackoffMs;
+        for (const row of rows) outbox?.release(row);
+      }
+      for (const row of rows) busy.delete(row.streamKey);
+      schedulePump();
+      notifyIdle();
     }
 
-    async function attempt(row: OutboxRow): Promise<void> {
+    function markDelivered(row: OutboxRow): void {
+      deliveredRows.push(row);
+    }
+
+    /** After each attempt: write the delivered batch now (next turn) or soon. */
+    function scheduleDeliveredFlush(): void {
+      if (deliveredRows.length === 0 || deliveredImmediate) return;
+      if (posting === 0 || deliveredRows.length >= options.concurrency || !running) {
+        deliveredImmediate = true;
+        setImmediate(flushDelivered);
+      } else if (!deliveredTimer) {
+        deliveredTimer = setTimeout(flushDelivered, 2);
+      }
+    }
+
+    /** Post one row; true when it was delivered (the stream stays busy until its row is removed). */
+    async function attempt(row: OutboxRow): Promise<boolean> {
       let error: string;
       let deadNow = false;
       try {
@@ -340,20 +358,19 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         delivered += 1;
         noteDelivered(row.streamKey);
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
-        // The stream stays busy until its row is gone: its next event is never read before.
-        await markDelivered(row);
-        return;
+        markDelivered(row);
+        return true;
       } catch (err) {
         error = (err as Error).message;
         deadNow = permanent(err);
       }
-      if (!outbox) return;
+      if (!outbox) return false;
       const now = Date.now();
       try {
         if (deadNow || now - row.createdAt >= options.deadLetterAfterMs) {
           outbox.deadLetter(row, error, now);
           log.error({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempts: row.attempts + 1, error, permanent: deadNow }, 'callback moved to dead letters');
-          return;
+          return false;
         }
         const backoff = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** Math.min(row.attempts, 30));
         const delay = backoff / 2 + Math.random() * (backoff / 2);
@@ -364,7 +381,20 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         // The row stays as it was; the loop pauses instead of retrying it hot.
         storeFailed(err, 'rescheduling a callback');
         pumpPausedUntil = now + Math.max(storeBackoffMs, options.retryDelayMs);
+        outbox.release(row);
       }
+      return false;
+    }
+
+    // One pump per event-loop turn, however many deliveries finished or events arrived in it.
+    let pumpScheduled = false;
+    function schedulePump(): void {
+      if (pumpScheduled) return;
+      pumpScheduled = true;
+      setImmediate(() => {
+        pumpScheduled = false;
+        pump();
+      });
     }
 
     function pump(): void {
@@ -376,18 +406,21 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         return;
       }
       try {
-        const { due, wakeAt } = outbox.nextBatch(Date.now(), busy, options.concurrency - busy.size);
+        const { due, wakeAt } = outbox.nextBatch(Date.now(), options.concurrency - posting);
         for (const row of due) {
           busy.add(row.streamKey);
-          const work = attempt(row).finally(() => {
-            busy.delete(row.streamKey);
+          posting += 1;
+          const work = attempt(row).catch(() => false).then((deliveredNow) => {
+            posting -= 1;
+            if (!deliveredNow) busy.delete(row.streamKey);
             attempts.delete(work);
-            pump();
+            scheduleDeliveredFlush();
+            schedulePump();
             notifyIdle();
           });
           attempts.add(work);
         }
-        if (wakeAt !== undefined && busy.size < options.concurrency) {
+        if (wakeAt !== undefined && posting < options.concurrency) {
           timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
         }
       } catch (err) {
@@ -398,31 +431,54 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       notifyIdle();
     }
 
-    function onEvent(event: CoordinatorEvent): void {
-      let pending: PendingEvent;
-      if (event.type === STREAM_AVAILABLE) pending = { type: STREAM_AVAILABLE, data: event.data as unknown as StreamAvailableEvent };
-      else if (event.type === STREAM_CLOSED) pending = { type: STREAM_CLOSED, data: event.data as unknown as StreamClosedEvent };
-      else return;
-      if (!outbox) return;
+    // Group commit: the events of one event-loop turn are written in one
+    // transaction at the end of the turn; each emit() resolves once its event
+    // is on disk (or, while the disk refuses it, waits in memory and /readyz
+    // says not ready).
+    let group: PendingEvent[] = [];
+    let groupWritten: Promise<void> | undefined;
+
+    function writeGroup(): void {
+      const events = group;
+      group = [];
+      groupWritten = undefined;
+      if (events.length === 0 || !outbox) return;
       // Order is kept: once one event waits in memory, later ones wait behind it.
       if (unstored.length > 0) {
-        keep(pending);
+        for (const event of events) keep(event);
         return;
       }
+      const into = outbox;
       try {
-        if (!store(outbox, pending)) return;
+        into.batch(() => {
+          for (const event of events) store(into, event);
+        });
       } catch (err) {
-        storeFailed(err, `storing ${pending.type}`);
-        keep(pending);
+        storeFailed(err, `storing ${events.length} event(s)`);
+        for (const event of events) keep(event);
         return;
       }
       storeRecovered();
-      setImmediate(pump);
+      schedulePump();
     }
 
-    // Written to disk synchronously inside the event: once emit() returns, the event survives a crash
-    // (or, while the disk refuses it, waits in memory and /readyz says not ready).
-    api.hooks.onEvent.tap(PLUGIN_NAME, onEvent);
+    function onEvent(event: CoordinatorEvent): Promise<void> | undefined {
+      let pending: PendingEvent;
+      if (event.type === STREAM_AVAILABLE) pending = { type: STREAM_AVAILABLE, data: event.data as unknown as StreamAvailableEvent };
+      else if (event.type === STREAM_CLOSED) pending = { type: STREAM_CLOSED, data: event.data as unknown as StreamClosedEvent };
+      else return undefined;
+      if (!outbox) return undefined;
+      group.push(pending);
+      groupWritten ??= new Promise<void>((resolve) => {
+        setImmediate(() => {
+          writeGroup();
+          resolve();
+        });
+      });
+      return groupWritten;
+    }
+
+    api.hooks.onEvent.tapPromise(PLUGIN_NAME, async (event) => onEvent(event));
 
     function importLegacy(store: Outbox): void {
       const legacy = options.importActiveStreamsFile;
@@ -446,7 +502,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         } catch {
           // a locked or failing database: report what is known in memory
         }
-        return { ...stored, delivered, retries, inFlight: busy.size, unstored: unstored.length, storeFailures, lost };
+        return { ...stored, delivered, retries, inFlight: posting, unstored: unstored.length, storeFailures, lost };
       },
       streamState(channel, streamId) {
         if (!outbox) return null;
@@ -462,7 +518,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         const moved = outbox.reviveDeadLetters(limit);
         if (moved > 0) {
           log.info({ callbacks: moved }, 'dead-lettered callbacks queued again');
-          setImmediate(pump);
+          schedulePump();
         }
         return moved;
       },
@@ -494,12 +550,14 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       running = false;
       if (timer) clearTimeout(timer);
       if (storeTimer) clearTimeout(storeTimer);
-      // A last try for events still in memory; what cannot be written is logged, not silently dropped.
+      // The events of this turn, then a last try for events still in memory; what cannot be written is logged, not silently dropped.
+      writeGroup();
       flushUnstored();
       if (storeTimer) clearTimeout(storeTimer);
       if (unstored.length > 0) log.error({ events: unstored.length }, 'stopping with events the outbox could not store: they are LOST');
       // Attempts in flight finish (bounded by requestTimeoutMs); what is left stays on disk for the next start.
       await Promise.allSettled([...attempts]);
+      flushDelivered();
       outbox?.close();
       outbox = undefined;
       await agent.close();

@@ -6,11 +6,18 @@
 // Also keeps the announced streams (stream-available seen, stream-closed not
 // yet delivered), which the original kept in active_streams.txt, and the
 // guard that makes stream-closed happen once per stream id.
+//
+// Only the head of each stream's queue (its oldest row) carries its real
+// next_attempt_at; the rows behind it are parked (PARKED). The delivery loop
+// then reads the due heads straight off the next_attempt_at index, in time
+// order, whatever the depth of the queues behind them; delivering or
+// dead-lettering a head un-parks the next row of its stream.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openSqlite, type SqliteDatabase } from './sqlite.js';
+import { StreamSchedule } from './schedule.js';
 
 export type CallbackType = 'stream-available' | 'stream-closed';
 
@@ -48,7 +55,7 @@ interface RawRow {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  delivery_id TEXT NOT NULL UNIQUE,
+  delivery_id TEXT NOT NULL,
   stream_key TEXT NOT NULL,
   channel TEXT NOT NULL,
   stream_id TEXT NOT NULL,
@@ -61,7 +68,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);
+-- What is due is decided in memory (schedule.ts): no index on next_attempt_at to keep up on every write.
+DROP INDEX IF EXISTS outbox_due;
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY,
   delivery_id TEXT NOT NULL,
@@ -106,6 +114,9 @@ function fromRaw(raw: RawRow): OutboxRow {
  * NUL character, which some SQLite bindings cut strings at; such rows are
  * rewritten when the outbox opens.
  */
+/** next_attempt_at of rows waiting behind their stream's head (far beyond any real time). */
+export const PARKED = 8_640_000_000_000_000;
+
 export function streamKeyOf(channel: string, streamId: string): string {
   return JSON.stringify([channel, streamId]);
 }
@@ -119,6 +130,11 @@ UPDATE stream_seq SET stream_key = json_array(substr(stream_key, 1, instr(stream
 export class Outbox {
   private readonly db: SqliteDatabase;
   private readonly statements;
+  /** What goes out next, in memory; told of each change once it is committed. */
+  private readonly schedule: StreamSchedule;
+  /** Transactions open (nested ones are savepoints) and the rows they added, for the schedule after the commit. */
+  private depth = 0;
+  private addedInTransaction: OutboxRow[] = [];
 
   /**
    * busyTimeoutMs: how long a write waits for another process's lock; the
@@ -126,7 +142,7 @@ export class Outbox {
    * retried from memory instead. maxBytes: the file may not grow past this
    * (0: no limit); a full outbox is like a full disk.
    */
-  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number; driver?: SqliteDatabase['driver'] } = {}) {
+  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number; driver?: SqliteDatabase['driver']; maxCachedRows?: number } = {}) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     this.db = openSqlite(file, options.driver ? { driver: options.driver } : {});
     this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
@@ -143,10 +159,16 @@ export class Outbox {
       nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
       setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
       insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      heads: db.prepare(`
-        SELECT o.* FROM outbox o
-        WHERE o.id = (SELECT MIN(id) FROM outbox WHERE stream_key = o.stream_key)
-        ORDER BY o.next_attempt_at, o.id LIMIT ?`),
+      heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      streamRows: db.prepare('SELECT * FROM outbox WHERE stream_key = ? ORDER BY id LIMIT ?'),
+      revivedStreams: db.prepare('SELECT DISTINCT stream_key FROM (SELECT stream_key FROM dead_letters ORDER BY id LIMIT ?)'),
+      hasQueue: db.prepare('SELECT 1 AS n FROM outbox WHERE stream_key = ? LIMIT 1'),
+      unparkNext: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox WHERE stream_key = ?) AND next_attempt_at = ${PARKED}`),
+      parkAll: db.prepare(`UPDATE outbox SET next_attempt_at = ${PARKED} WHERE next_attempt_at < ${PARKED} AND id NOT IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
+      unparkHeads: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at = ${PARKED} AND id IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
       remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
       reschedule: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
       toDead: db.prepare('INSERT INTO dead_letters (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, last_error, died_at) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts + 1, ?, ? FROM outbox WHERE id = ?'),
@@ -159,7 +181,7 @@ export class Outbox {
       guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
       pruneGuard: db.prepare('DELETE FROM closed_guard WHERE closed_at < ?'),
       pendingClosed: db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE stream_key = ? AND type = 'stream-closed'"),
-      streamPending: db.prepare('SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?'),
+      streamPending: db.prepare(`SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?`),
       streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
       streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
       revive: db.prepare('INSERT INTO outbox (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, next_attempt_at, last_error) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, ?, 0, ?, last_error FROM dead_letters ORDER BY id LIMIT ?'),
@@ -167,84 +189,144 @@ export class Outbox {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
+    // Outboxes written before heads were tracked (or changed by hand): one pass at open.
+    this.normalizeHeads();
+    // Rows read back behind a head are parked on disk; in memory they are due as soon as they become the head.
+    const readBack = (raw: RawRow): OutboxRow => {
+      const row = fromRaw(raw);
+      if (row.nextAttemptAt >= PARKED) row.nextAttemptAt = row.createdAt;
+      return row;
+    };
+    this.schedule = new StreamSchedule((key, limit) => (this.statements.streamRows.all(key, limit) as RawRow[]).map(readBack), options.maxCachedRows);
+    for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
+  }
+
+  /**
+   * Run `fn` in one transaction (nested calls join it); the rows it added
+   * reach the schedule only once the outermost transaction commits.
+   */
+  private tx<T>(fn: () => T): T {
+    // Inside a transaction a write simply joins it: a failure anywhere rolls the whole one back (no savepoints to pay for).
+    if (this.depth > 0) return fn();
+    this.depth += 1;
+    let result: T;
+    try {
+      this.statements.begin.run();
+      try {
+        result = fn();
+        this.statements.commit.run();
+      } catch (err) {
+        // Some failures end the transaction themselves (SQLite rolls back on a full disk, for one).
+        try { this.statements.rollback.run(); } catch { /* already rolled back */ }
+        throw err;
+      }
+    } catch (err) {
+      this.depth -= 1;
+      this.addedInTransaction = [];
+      throw err;
+    }
+    this.depth -= 1;
+    if (this.depth === 0 && this.addedInTransaction.length > 0) {
+      const rows = this.addedInTransaction;
+      this.addedInTransaction = [];
+      for (const row of rows) this.schedule.added(row);
+    }
+    return result;
+  }
+
+  /** Run `fn` in one transaction (several writes, one commit). */
+  batch<T>(fn: () => T): T {
+    return this.tx(fn);
+  }
+
+  /** Park every row behind its stream's head and un-park heads (at open, and after dead letters come back). */
+  private normalizeHeads(now = Date.now()): void {
+    this.tx(() => {
+      this.statements.parkAll.run();
+      this.statements.unparkHeads.run(now);
+    });
   }
 
   /** Append an event to its stream's queue, with the next sequence number of that stream. */
   readonly enqueue = (type: CallbackType, channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const streamKey = streamKeyOf(channel, streamId);
       const seq = this.statements.nextSeq.get(streamKey)?.next_seq ?? 1;
       this.statements.setSeq.run(streamKey, seq + 1);
       const deliveryId = randomUUID();
-      const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, now);
-      return { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
-    })();
+      // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now.
+      const due = this.statements.hasQueue.get(streamKey) === undefined ? now : PARKED;
+      const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
+      // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
+      const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
+      this.addedInTransaction.push(row);
+      return row;
+    });
   };
 
   /** stream-available: announce the stream and queue its event, in one transaction. */
   readonly announceAndEnqueue = (channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       this.statements.announce.run(channel, streamId, now);
       return this.enqueue('stream-available', channel, streamId, headers, now);
-    })();
+    });
   };
 
   /**
-   * The next events to send: the head of each stream not being delivered
-   * now, due ones first, at most `slots`; and when the next one not yet due
-   * falls due. One query per call, whatever the number of streams in flight.
+   * The next events to send: due heads of streams, at most `slots`, each
+   * taken until it is delivered, retried, dead-lettered or released; and when
+   * the next head falls due. Decided in memory (see schedule.ts).
    */
-  nextBatch(now: number, busyStreams: ReadonlySet<string>, slots: number): { due: OutboxRow[]; wakeAt: number | undefined } {
-    const due: OutboxRow[] = [];
-    let wakeAt: number | undefined;
-    if (slots <= 0) return { due, wakeAt };
-    for (const raw of this.statements.heads.all(busyStreams.size + slots) as RawRow[]) {
-      if (busyStreams.has(raw.stream_key)) continue;
-      if (raw.next_attempt_at > now) {
-        wakeAt = raw.next_attempt_at;
-        break;
-      }
-      due.push(fromRaw(raw));
-      if (due.length >= slots) break;
-    }
-    return { due, wakeAt };
+  nextBatch(now: number, slots: number): { due: OutboxRow[]; wakeAt: number | undefined } {
+    if (slots <= 0) return { due: [], wakeAt: undefined };
+    return this.schedule.take(now, slots);
   }
 
-  /** Delivered: remove it; a delivered stream-closed also ends the stream's announcement. */
+  /** A taken row goes back unchanged (its write failed): it is due again as it was. */
+  release(row: OutboxRow): void {
+    this.schedule.release(row);
+  }
+
+  /** True when no callback waits (known in memory, no query). */
+  get empty(): boolean {
+    return this.schedule.streams === 0;
+  }
+
+  /** Rows held in memory by the schedule. */
+  get cachedRows(): number {
+    return this.schedule.cachedRows;
+  }
+
+  /** Delivered: remove it (its stream's next row becomes the head); a delivered stream-closed also ends the stream's announcement. */
   readonly delivered = (row: OutboxRow): void => {
-    if (row.type !== 'stream-closed') {
-      this.statements.remove.run(row.id); // one statement: its own transaction
-      return;
-    }
-    this.db.transaction(() => {
-      this.statements.remove.run(row.id);
-      this.statements.unannounce.run(row.channel, row.streamId);
-    })();
+    this.deliveredMany([row]);
   };
 
-  /** Several delivered events removed in one transaction (deliveries of one event-loop turn). */
-  readonly deliveredMany = (rows: OutboxRow[]): void => {
-    if (rows.length === 1) {
-      this.delivered(rows[0]!);
-      return;
-    }
-    this.db.transaction(() => {
+  /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
+  readonly deliveredMany = (rows: OutboxRow[], now = Date.now()): void => {
+    this.tx(() => {
       for (const row of rows) {
         this.statements.remove.run(row.id);
+        this.statements.unparkNext.run(now, row.streamKey);
         if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
       }
-    })();
+    });
+    for (const row of rows) this.schedule.removed(row);
   };
 
+  /** Not accepted: the row stays its stream's head, due again at `nextAttemptAt`. */
   retryLater(row: OutboxRow, nextAttemptAt: number, error: string): void {
     this.statements.reschedule.run(nextAttemptAt, error, row.id);
+    this.schedule.release(row, { nextAttemptAt, error });
   }
 
   readonly deadLetter = (row: OutboxRow, error: string, now = Date.now()): void => {
-    this.db.transaction(() => {
+    this.tx(() => {
       this.statements.toDead.run(error, now, row.id);
       this.statements.remove.run(row.id);
-    })();
+      this.statements.unparkNext.run(now, row.streamKey);
+    });
+    this.schedule.removed(row);
   };
 
   stats(now = Date.now()): { depth: number; oldestAgeMs: number; deadLetters: number } {
@@ -272,11 +354,16 @@ export class Outbox {
    * application can tell a retry from a new event.
    */
   readonly reviveDeadLetters = (limit: number, now = Date.now()): number => {
-    return this.db.transaction(() => {
-      const moved = Number(this.statements.revive.run(now, now, limit).changes);
+    const streams = (this.statements.revivedStreams.all(limit) as Array<{ stream_key: string }>).map((r) => r.stream_key);
+    const moved = this.tx(() => {
+      const count = Number(this.statements.revive.run(now, now, limit).changes);
       this.statements.reviveDelete.run(limit);
-      return moved;
-    })();
+      // A revived row may sit before rows of its stream that were waiting: heads are decided again.
+      if (count > 0) this.normalizeHeads(now);
+      return count;
+    });
+    if (moved > 0) this.schedule.reload(streams);
+    return moved;
   };
 
   announce(channel: string, streamId: string, now = Date.now()): void {
@@ -288,11 +375,11 @@ export class Outbox {
    * false when the stream was never announced or its close already started.
    */
   readonly startClose = (channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow | undefined => {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       if (this.statements.isAnnounced.get(channel, streamId)!.n === 0) return undefined;
       if (this.statements.guard.run(streamId, now).changes === 0) return undefined;
       return this.enqueue('stream-closed', channel, streamId, headers, now);
-    })();
+    });
   };
 
   /** Announced streams that have no stream-closed waiting (to close at boot). */

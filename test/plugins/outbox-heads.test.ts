@@ -1,0 +1,135 @@
+// The outbox's delivery order and group commit, on a real SQLite file: only
+// each stream's head is due (the rows behind it are parked, so the delivery
+// loop never walks a backlog), delivering or dead-lettering a head un-parks
+// the next one, outboxes from before heads were tracked are put right at open,
+// and the events emitted in one event-loop turn are written in one commit that
+// the emitters await.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { eventCallbacks, makeEvent, STREAM_AVAILABLE } from '../../index.js';
+import { Outbox, PARKED, streamKeyOf } from '../../plugins/event-callbacks/outbox.js';
+import { openSqlite } from '../../plugins/event-callbacks/sqlite.js';
+import { makeRuntime } from '../support/runtime.js';
+
+describe('outbox: stream heads and group commit', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'outbox-heads-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const names = (rows: Array<{ channel: string; seq: number }>) => rows.map((r) => `${r.channel}#${r.seq}`);
+
+  it('only heads are due; delivering or dead-lettering a head makes the next row due', () => {
+    const outbox = new Outbox(path.join(dir, 'o.sqlite'));
+    try {
+      for (let i = 0; i < 3; i += 1) outbox.enqueue('stream-available', 'a', 'A', {}, 1000 + i);
+      for (let i = 0; i < 2; i += 1) outbox.enqueue('stream-available', 'b', 'B', {}, 1010 + i);
+      let batch = outbox.nextBatch(5000, 10);
+      assert.deepEqual(names(batch.due), ['a#1', 'b#1']);
+      // A taken head is not handed out again, and never the row behind it.
+      assert.deepEqual(names(outbox.nextBatch(5000, 10).due), []);
+      outbox.deliveredMany([batch.due[0]!], 2000);
+      outbox.deadLetter(batch.due[1]!, 'gone', 2000);
+      batch = outbox.nextBatch(5000, 10);
+      assert.deepEqual(names(batch.due), ['a#2', 'b#2']);
+      // A head retried later waits; its stream's next row stays behind it.
+      outbox.retryLater(batch.due[0]!, 9000, 'answered 500');
+      outbox.release(batch.due[1]!);
+      batch = outbox.nextBatch(5000, 10);
+      assert.deepEqual(names(batch.due), ['b#2']);
+      assert.equal(batch.wakeAt, 9000);
+      assert.equal(outbox.streamState('a', 'A').pending, 2);
+      assert.equal(outbox.streamState('a', 'A').nextAttemptAt, 9000);
+      // The same order after a restart, read back from disk.
+      outbox.close();
+      const reopened = new Outbox(path.join(dir, 'o.sqlite'));
+      try {
+        assert.deepEqual(names(reopened.nextBatch(5000, 10).due), ['b#2']);
+        assert.deepEqual(names(reopened.nextBatch(10_000, 10).due), ['a#2']);
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('a revived dead letter goes back to its place at the head of its stream', () => {
+    const outbox = new Outbox(path.join(dir, 'o.sqlite'));
+    try {
+      for (let i = 0; i < 3; i += 1) outbox.enqueue('stream-available', 'a', 'A', {}, 1000 + i);
+      const [head] = outbox.nextBatch(5000, 1).due;
+      outbox.deadLetter(head!, 'refused', 2000);
+      const [second] = outbox.nextBatch(5000, 10).due;
+      assert.deepEqual(names([second!]), ['a#2']);
+      outbox.release(second!);
+      assert.equal(outbox.reviveDeadLetters(10, 3000), 1);
+      assert.deepEqual(names(outbox.nextBatch(5000, 10).due), ['a#1'], 'the revived row is the head again; a#2 waits behind it');
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('keeps at most maxCachedRows in memory; the rest is read back from disk in order', () => {
+    const outbox = new Outbox(path.join(dir, 'o.sqlite'), { maxCachedRows: 10 });
+    try {
+      outbox.batch(() => {
+        for (let i = 0; i < 100; i += 1) outbox.enqueue('stream-available', `s${i % 2}`, 'X', {}, 1000);
+      });
+      assert.ok(outbox.cachedRows <= 10, `cached ${outbox.cachedRows}`);
+      const order: string[] = [];
+      for (let round = 0; round < 200; round += 1) {
+        const { due } = outbox.nextBatch(Date.now() + 1000, 4);
+        if (due.length === 0) break;
+        order.push(...names(due));
+        outbox.deliveredMany(due);
+        assert.ok(outbox.cachedRows <= 10 + 2, `cached ${outbox.cachedRows} (the bound, plus one head per stream)`);
+      }
+      for (const stream of ['s0', 's1']) {
+        assert.deepEqual(order.filter((n) => n.startsWith(`${stream}#`)), Array.from({ length: 50 }, (_, i) => `${stream}#${i + 1}`));
+      }
+      assert.equal(outbox.stats().depth, 0);
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('an outbox written before heads were tracked is put right when it opens', () => {
+    const file = path.join(dir, 'old.sqlite');
+    new Outbox(file).close();
+    // Rows as an older version wrote them: every row due at its creation time.
+    const db = openSqlite(file);
+    const insert = db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (let i = 1; i <= 4; i += 1) insert.run(`d${i}`, streamKeyOf('old', 'X'), 'old', 'X', i, 'stream-available', '{}', 100 + i, 100 + i);
+    db.close();
+    const outbox = new Outbox(file);
+    try {
+      assert.deepEqual(names(outbox.nextBatch(5000, 10).due), ['old#1']);
+      const raw = openSqlite(file);
+      assert.equal(raw.prepare(`SELECT COUNT(*) AS n FROM outbox WHERE next_attempt_at = ${PARKED}`).get().n, 3);
+      raw.close();
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('events emitted in one turn are written in one commit at its end; each emit resolves once it is on disk', async () => {
+    const file = path.join(dir, 'events.sqlite');
+    const runtime = makeRuntime({ dataDir: dir }, [eventCallbacks({ databaseFile: file })]);
+    await runtime.start();
+    const reader = openSqlite(file);
+    try {
+      const count = () => reader.prepare('SELECT COUNT(*) AS n FROM outbox').get().n as number;
+      const emits = Array.from({ length: 100 }, (_, i) => runtime.emit(makeEvent(STREAM_AVAILABLE, { channel: `ch${i % 7}`, streamId: `S${i % 7}`, streamType: 'HLS-LIVE', resolution: '1280x720-30', indexFile: 'i.m3u8' })));
+      assert.equal(count(), 0, 'nothing written within the turn');
+      await Promise.all(emits);
+      // Without EVENT_CALLBACK_URL events count as delivered at once: what the reader sees is written or already gone.
+      const seq = reader.prepare('SELECT next_seq FROM stream_seq').all().map((r: { next_seq: number }) => r.next_seq - 1);
+      assert.equal(seq.reduce((a: number, b: number) => a + b, 0), 100, 'all 100 events were stored (per-stream sequence numbers)');
+    } finally {
+      reader.close();
+      await runtime.stop();
+    }
+  });
+});
