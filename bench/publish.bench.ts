@@ -9,8 +9,9 @@ import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createCoordinator, type HttpServerService } from '../index.js';
-import { compare, measure } from './support.js';
+import { compare, measure, percentile, type Measurement } from './support.js';
 
 const SECRET = 'bench-secret';
 const INGEST = 1000;
@@ -60,7 +61,102 @@ function publisher(peers: Peer[]) {
   });
 }
 
+/** A key verifier answering 200 at once, in its own process (as the application would be). */
+async function startVerifier(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', `
+    const http = require('node:http');
+    const server = http.createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  return { url: `http://127.0.0.1:${port}/verify`, child };
+}
+
+/**
+ * The issue's scenario: each ingest connection publishes its channels one
+ * after another (the next once the last is answered and ended), all
+ * connections at once: 100 × 20 = 2,000 publishes, 100 in flight. Publishes/s
+ * over the run, and the latency of each from request to answer.
+ */
+async function burst(name: string, peers: Peer[], perPeer: number, round: number): Promise<Measurement> {
+  const latencies: number[] = [];
+  const start = process.hrtime.bigint();
+  await Promise.all(peers.map(async (peer, p) => {
+    for (let k = 0; k < perPeer; k += 1) {
+      await new Promise<void>((resolve, reject) => {
+        const id = `b${round}-${p}-${k}`;
+        const channel = `burst${round}-${p}-${k}`;
+        const t0 = process.hrtime.bigint();
+        peer.pending.set(id, (text) => {
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
+          if (!text.startsWith('PUBLISH-ACCEPT')) { reject(new Error(`publish ${id} denied`)); return; }
+          const streamId = /Stream-ID:(\S+)/.exec(text)?.[1] ?? '';
+          peer.ws.send(`PUBLISH-END\nStream-Channel:${channel}\nStream-ID:${streamId}\n`);
+          resolve();
+        });
+        peer.ws.send(`PUBLISH-REQUEST\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-Key:k\nUser-IP:127.0.0.1\n`);
+      });
+    }
+  }));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { name, opsPerSec: latencies.length / seconds, p50Us: percentile(latencies, 50), p99Us: percentile(latencies, 99) };
+}
+
 export async function run(): Promise<void> {
+  await runBurst();
+  await runSteady();
+}
+
+/** 100 ingest connections × 20 publishes each (one in flight per connection), 20 encoders, key verification on (a verifier in another process answering at once). */
+export async function runBurstOnly(): Promise<void> {
+  await runBurst();
+}
+
+async function runBurst(): Promise<void> {
+  const INGEST_B = 100;
+  const PER = 20;
+  const ENCODERS_B = 20;
+  const verifier = await startVerifier();
+  const bareHttp = http.createServer();
+  const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });
+  bare.on('connection', (ws) => ws.on('message', (data) => {
+    const text = data.toString();
+    const id = /Request-ID:(\S+)/.exec(text)?.[1];
+    const channel = /Stream-Channel:(\S+)/.exec(text)?.[1];
+    if (text.startsWith('PUBLISH-REQUEST')) ws.send(`PUBLISH-ACCEPT\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-ID:0\n`);
+  }));
+  await new Promise<void>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve()));
+  const bareUrl = `ws://127.0.0.1:${(bareHttp.address() as AddressInfo).port}/`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'publish-burst-'));
+  const runtime = createCoordinator(
+    { dataDir, externalPort: 0, plugins: ['http-server', 'key-auth', 'event-callbacks', 'streaming-control'] },
+    { env: { CONTROL_SECRET: SECRET, KEY_VERIFICATION_URL: verifier.url } },
+  );
+  await runtime.start();
+  const base = runtime.service('http.server').baseUrl().replace('http', 'ws');
+  const encoders = await connectMany(`${base}/ws/control/hls`, 'hls', ENCODERS_B);
+  for (const e of encoders) e.ws.send(`REGISTER\nCapacity:${INGEST_B * PER}\n`);
+  const ingest = await connectMany(`${base}/ws/control/rtmp`, 'rtmp', INGEST_B);
+  const bareIngest = await connectMany(bareUrl, 'rtmp', INGEST_B);
+  let round = 0;
+  try {
+    await compare(`publishes: ${INGEST_B} ingest connections × ${PER} publishes each, ${ENCODERS_B} encoders, key verification on (default log level)`,
+      () => burst('bare WebSocket answer', bareIngest, PER, round++),
+      () => burst('coordinator publish flow', ingest, PER, round++),
+      3,
+      { goal: (m) => ({ text: `p99 ≤ 20 ms and ≥ 3,294 publishes/s (2× the issue's 1,647/s)`, met: m.p99Us! <= 20_000 && m.opsPerSec >= 3294 }) });
+  } finally {
+    for (const p of [...encoders, ...ingest, ...bareIngest]) p.ws.terminate();
+    await runtime.stop();
+    bare.close();
+    bareHttp.close();
+    verifier.child.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function runSteady(): Promise<void> {
   // Baseline: a bare WebSocket server answering at once.
   const bareHttp = http.createServer();
   const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });

@@ -16,9 +16,14 @@ for (const file of files) {
 
 // One table for the whole run, printed and written to bench/results.md.
 const started = new Date().toISOString();
-const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)} | ${r.target !== undefined ? `≥ ${r.target}` : '—'} | ${r.target === undefined ? '—' : r.ratio >= r.target ? 'pass' : 'FAIL'} |`);
+const verdict = (r: (typeof results)[number]) => {
+  const checks = [...(r.target !== undefined ? [r.ratio >= r.target] : []), ...(r.goal ? [r.goal.met] : [])];
+  return checks.length === 0 ? '—' : checks.every(Boolean) ? 'pass' : 'FAIL';
+};
+const targetText = (r: (typeof results)[number]) => [r.target !== undefined ? `ratio ≥ ${r.target}` : '', r.goal?.text ?? ''].filter(Boolean).join('; ') || '—';
+const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)} | ${targetText(r)} | ${verdict(r)} |`);
 const table = ['| path | ours | baseline | ratio | target | result |', '|---|---|---|---|---|---|', ...rows].join('\n');
 console.log(`\n${table}`);
 if (wanted.length === 0) {
-  writeFileSync(path.join(here, 'results.md'), `# Benchmark results\n\n\`npm run bench\` on ${process.platform} ${process.arch}, Node ${process.version}, ${started}. Ratios compare the subject with a baseline run side by side in the same process (this machine is shared and noisy: compare ratios, not absolute numbers).\n\n${table}\n`);
+  writeFileSync(path.join(here, 'results.md'), `# Benchmark results\n\n\`npm run bench\` on ${process.platform} ${process.arch}, Node ${process.version}, ${started}. Ratios compare the subject with a baseline run side by side in the same process, median of the rounds (this machine is shared and noisy: compare ratios, not absolute numbers).\n\n${table}\n`);
 }

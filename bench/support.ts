@@ -40,25 +40,43 @@ export interface ResultRow {
   ratio: number;
   /** The ratio to reach (issue targets), if any. */
   target?: number;
+  /** An absolute goal of the subject (e.g. p99 ≤ 20 ms), and whether it was met. */
+  goal?: { text: string; met: boolean };
+}
+
+/** Options of compare(): the ratio to reach and absolute goals of the subject. */
+export interface CompareOptions {
+  target?: number;
+  goal?: (subject: Measurement) => { text: string; met: boolean };
 }
 
 export const results: ResultRow[] = [];
 
-/** Alternate baseline and subject `rounds` times; report the best round of each. */
+/**
+ * Alternate baseline and subject `rounds` times; report the median round of
+ * each (by ops/s: one lucky or unlucky round on these shared cores moves
+ * nothing), or the better of two.
+ */
 export async function compare(
   title: string,
   baseline: () => Promise<Measurement>,
   subject: () => Promise<Measurement>,
   rounds = 3,
-  target?: number,
+  targetOrOptions?: number | CompareOptions,
 ): Promise<{ baseline: Measurement; subject: Measurement; ratio: number }> {
-  let best: { baseline?: Measurement; subject?: Measurement } = {};
+  const options: CompareOptions = typeof targetOrOptions === 'number' ? { target: targetOrOptions } : (targetOrOptions ?? {});
+  const target = options.target;
+  const baselines: Measurement[] = [];
+  const subjects: Measurement[] = [];
   for (let i = 0; i < rounds; i += 1) {
-    const b = await baseline();
-    const s = await subject();
-    if (!best.baseline || b.opsPerSec > best.baseline.opsPerSec) best.baseline = b;
-    if (!best.subject || s.opsPerSec > best.subject.opsPerSec) best.subject = s;
+    baselines.push(await baseline());
+    subjects.push(await subject());
   }
+  const median = (ms: Measurement[]) => {
+    const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);
+    return sorted.length === 2 ? sorted[1]! : sorted[Math.floor(sorted.length / 2)]!;
+  };
+  const best = { baseline: median(baselines), subject: median(subjects) };
   const ratio = best.subject!.opsPerSec / best.baseline!.opsPerSec;
   const fmt = (m: Measurement) => `${m.name.padEnd(34)} ${Math.round(m.opsPerSec).toString().padStart(9)} ops/s` +
     (m.p50Us !== undefined ? `  p50 ${m.p50Us.toFixed(1)} µs  p99 ${m.p99Us!.toFixed(1)} µs` : '');
@@ -67,6 +85,8 @@ export async function compare(
   console.log(fmt(best.subject!));
   console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (${ratio >= 1 ? `subject is ${ratio.toFixed(2)}x faster` : `baseline is ${(1 / ratio).toFixed(2)}x faster`})`);
   const short = (m: Measurement) => `${m.name}: ${Math.round(m.opsPerSec).toLocaleString('en-US')}/s${m.p99Us !== undefined ? `, p99 ${m.p99Us >= 1000 ? `${(m.p99Us / 1000).toFixed(1)} ms` : `${m.p99Us.toFixed(1)} µs`}` : ''}`;
-  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, ...(target !== undefined ? { target } : {}) });
+  const goal = options.goal?.(best.subject);
+  if (goal) console.log(`goal: ${goal.text}: ${goal.met ? 'met' : 'NOT met'}`);
+  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
   return { baseline: best.baseline!, subject: best.subject!, ratio };
 }

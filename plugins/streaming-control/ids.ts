@@ -15,13 +15,21 @@ export function isValidId(value: string, maxLength: number): boolean {
  */
 export class StreamIdGenerator {
   private counter = 0;
+  // Random bytes drawn 4 KiB at a time: one call into the CSPRNG per 1,024 ids.
+  private pool = Buffer.alloc(0);
+  private offset = 0;
 
   next(now = Date.now()): string {
     this.counter = (this.counter + 1) >>> 0;
-    const bytes = Buffer.alloc(16);
+    const bytes = Buffer.allocUnsafe(16);
     bytes.writeBigUInt64BE(BigInt(now), 0);
     bytes.writeUInt32BE(this.counter, 8);
-    randomBytes(4).copy(bytes, 12);
+    if (this.offset + 4 > this.pool.length) {
+      this.pool = randomBytes(4096);
+      this.offset = 0;
+    }
+    this.pool.copy(bytes, 12, this.offset, this.offset + 4);
+    this.offset += 4;
     return bytes.toString('hex');
   }
 }

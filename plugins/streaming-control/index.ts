@@ -233,6 +233,13 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
 
     function startSession(ws: WebSocket, role: ControlRole, req: http.IncomingMessage, id: number): void {
       const remoteIp = plainIp(req.socket.remoteAddress);
+      const raw = req.socket;
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        raw.uncork();
+      };
+      const onWritten = (err?: Error) => { if (err) log.debug({ session: id, err: err.message }, 'control write failed'); };
       const type = ingestTypeOf(role);
       const header = (name: string) => firstHeader(req.headers, name);
       const session: Session = {
@@ -243,7 +250,15 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         channels: new Set(),
         connectedAt: Date.now(),
         alive: true,
-        send: (text) => ws.send(text, (err) => { if (err) log.debug({ session: id, err: err.message }, 'control write failed'); }),
+        send: (text) => {
+          // Messages to one peer within one event-loop turn leave in one write (an encoder gets many ENCODE-STARTs at once under load).
+          if (!corked) {
+            corked = true;
+            raw.cork();
+            setImmediate(uncork);
+          }
+          ws.send(text, onWritten);
+        },
       };
       plane.add(session);
       log.info({ session: id, role, ip: remoteIp }, 'control session open');
