@@ -1,8 +1,11 @@
+// @ts-check
 // The bundled configuration: `npm start` runs the coordinator with it.
 // Every key is optional; see docs/configuration.md for the full list.
-import { defineConfig } from 'coordinator-runtime';
+// Plain JavaScript (typed for editors by the comment below), so that starting
+// needs no TypeScript loader; a coordinator.config.ts works the same way.
 
-export default defineConfig({
+/** @type {import('coordinator-runtime').CoordinatorConfig} */
+export default {
   serviceName: 'coordinator',
   socketDir: '/tmp/cerana',
   externalPort: 8080,
@@ -14,6 +17,6 @@ export default defineConfig({
   // the original's environment variables (CONTROL_SECRET, KEY_VERIFICATION_URL,
   // EVENT_CALLBACK_URL, COMMANDS_API_AUTH, HTTP_PORT, …); without CONTROL_SECRET
   // its control channels stay closed and everything else runs.
-  // Operations: /healthz, /readyz, /metrics, /status and the live /dashboard.
+  // Operations: /healthz, /readyz, /metrics, /status and the console at /dashboard.
   plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control', 'operations'],
-});
+};
