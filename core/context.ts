@@ -74,7 +74,7 @@ class Context implements InternalRequestContext {
   // A logger, an AbortController and a callback list per request cost
   // allocations; each is made only when someone uses it. Methods live on the
   // prototype: nothing per request but the fields.
-  readonly attributes: Record<string, unknown> = {};
+  private attrs: Record<string, unknown> | undefined;
   readonly receivedAt = Date.now();
   private logger: Logger | undefined;
   private controller: AbortController | undefined;
@@ -89,6 +89,12 @@ class Context implements InternalRequestContext {
     readonly remoteAddress: string | undefined,
     public timeoutMs: number,
   ) {}
+
+  /** Made on first use: most requests carry no attributes. */
+  get attributes(): Record<string, unknown> {
+    this.attrs ??= {};
+    return this.attrs;
+  }
 
   get log(): Logger {
     this.logger ??= deferredChild(this.root, { requestId: this.requestId });

@@ -95,6 +95,9 @@ function nextInprocId(): string {
   return INPROC_ID_PREFIX + inprocSeq.toString(36);
 }
 
+/** The options of a call that gives none (one object, not one per call). */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** The response hook of every in-process request (the waiter is found by request id). */
 const INPROC_HOOK = new URL('inproc://runtime/');
 
@@ -361,7 +364,7 @@ export class Coordinator {
    * provider accepted it (the "ack"); the response goes to request.responseHook.
    * Rejects with a CoordinatorError carrying the request id.
    */
-  async dispatch(input: Request, options: DispatchOptions = {}): Promise<void> {
+  async dispatch(input: Request, options: DispatchOptions = NO_OPTIONS): Promise<void> {
     if (this.state !== 'started') {
       throw new CoordinatorError(this.state === 'stopping' || this.state === 'stopped' ? 'ERR_SHUTTING_DOWN' : 'ERR_NOT_STARTED', undefined, { requestId: input.id });
     }
@@ -534,7 +537,7 @@ export class Coordinator {
    * response is delivered in-process). Dispatch failures are returned as error
    * responses with their code, never thrown.
    */
-  async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = {}): Promise<Response> {
+  async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = NO_OPTIONS): Promise<Response> {
     const id = fields.id ?? nextInprocId();
     // An in-process caller already waits under this id: the tracker would refuse it too.
     if (this.waiters.has(id)) return errorResponse(id, ERROR_CATALOG.ERR_DUPLICATE_ID.wire, 'ERR_DUPLICATE_ID');
@@ -564,8 +567,8 @@ export class Coordinator {
    */
   call<K extends TaskName>(task: K, args: TaskArgs<K>, options?: CallOptions): Promise<TaskResult<K>>;
   call<T = unknown, N extends string = string>(task: N & (N extends TaskName ? never : unknown), args?: unknown, options?: CallOptions): Promise<T>;
-  async call(task: string, args?: unknown, options: CallOptions = {}): Promise<unknown> {
-    const response = await this.inject({ task, args: args ?? null, id: options.id, streamURL: options.streamURL ?? null, taskURL: options.taskURL ?? null }, options);
+  async call(task: string, args?: unknown, options: CallOptions = NO_OPTIONS): Promise<unknown> {
+    const response = await this.inject(options === NO_OPTIONS ? { task, args: args ?? null } : { task, args: args ?? null, id: options.id, streamURL: options.streamURL ?? null, taskURL: options.taskURL ?? null }, options);
     if (response.error) {
       throw new CoordinatorError(response.errorCode ?? 'ERR_PROVIDER_FAILED', response.error, { requestId: response.id, wire: response.error });
     }
