@@ -84,3 +84,5 @@ export type { OperationsOptions } from './plugins/operations/index.js';
 export type { Snapshot } from './plugins/operations/snapshot.js';
 export { tracing, TRACING_SERVICE } from './plugins/tracing/index.js';
 export type { TracingOptions, TracingService, TracedCall } from './plugins/tracing/index.js';
+export { cluster, CLUSTER_SERVICE } from './plugins/cluster/index.js';
+export type { ClusterOptions, ClusterState, ChannelClaim, EncoderRecord, Member } from './plugins/cluster/index.js';

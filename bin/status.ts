@@ -32,6 +32,10 @@ export function formatSnapshot(s: Snapshot): string {
     lines.push(`callback outbox: ${s.outbox.depth} waiting (oldest ${Math.round(s.outbox.oldestAgeMs / 1000)}s), ${s.outbox.delivered} delivered, ${s.outbox.retries} retries, ${s.outbox.deadLetters} dead letters`);
   }
   if (s.streamProxy) lines.push(`stream proxy: ${s.streamProxy.open} open, ${s.streamProxy.bytes} bytes served, ${s.streamProxy.tokens} tokens`);
+  if (s.cluster) {
+    lines.push(`cluster (${s.cluster.engine}): this node ${s.cluster.nodeId}${s.cluster.fenced ? ' (FENCED: declared dead, not acting)' : ''}; ${s.cluster.members.length} member(s)`);
+    for (const m of s.cluster.members) lines.push(`  ${pad(m.node, 32)} up since ${new Date(m.startedAt).toISOString()}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -11,6 +11,7 @@ import { eventCallbacks } from './event-callbacks/index.js';
 import { streamingControl } from './streaming-control/index.js';
 import { operations } from './operations/index.js';
 import { tracing } from './tracing/index.js';
+import { cluster } from './cluster/index.js';
 
 export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [inProcessProvider.pluginName]: inProcessProvider,
@@ -23,6 +24,7 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [streamingControl.pluginName]: streamingControl,
   [operations.pluginName]: operations,
   [tracing.pluginName]: tracing,
+  [cluster.pluginName]: cluster,
 };
 
 /**

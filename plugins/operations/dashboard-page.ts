@@ -55,6 +55,7 @@ export function consoleHtml(csrf: string, actor: string): string {
 <h2>Encoders</h2><div class="scroll"><table id="encoders"></table></div>
 <h2>Ingest servers</h2><div class="scroll"><table id="ingest"></table></div>
 <h2>Callbacks <button type="button" id="retry-dead" disabled>Retry dead letters</button></h2><p class="note" id="callbacks-note"></p>
+<section id="cluster-section" hidden><h2>Cluster members <span class="note" id="cluster-note"></span></h2><div class="scroll"><table id="cluster"></table></div></section>
 <h2>Audit log</h2><div class="scroll"><table id="audit"></table></div>
 <dialog id="confirm"><form method="dialog"><p id="confirm-text"></p>
   <menu><button value="cancel" id="confirm-no">Cancel</button><button value="ok" id="confirm-yes" class="danger">Confirm</button></menu></form></dialog>

@@ -20,6 +20,8 @@ export interface Snapshot {
   capacity: { load: number; capacity: number; encoderCount: number } | null;
   outbox: EventCallbacksStats | null;
   streamProxy: { open: number; bytes: number; tokens: number } | null;
+  /** The cluster plugin's engine, this node and the members it sees. */
+  cluster: { engine: string; nodeId: string; fenced: boolean; members: Array<{ node: string; startedAt: number }> } | null;
 }
 
 export async function collectSnapshot(runtime: Coordinator, startedAt: number): Promise<Snapshot> {
@@ -42,5 +44,16 @@ export async function collectSnapshot(runtime: Coordinator, startedAt: number): 
     capacity: streaming?.capacity() ?? null,
     outbox: outbox?.stats() ?? null,
     streamProxy: proxy ? { open: proxy.open, bytes: proxy.bytes, tokens: proxy.size } : null,
+    cluster: await clusterOf(runtime),
   };
+}
+
+async function clusterOf(runtime: Coordinator): Promise<Snapshot['cluster']> {
+  const state = runtime.optionalService('cluster.state');
+  if (!state) return null;
+  try {
+    return { engine: state.engine, nodeId: state.nodeId, fenced: state.fenced, members: await state.members() };
+  } catch {
+    return null; // not started, or NATS out of reach: the rest of the snapshot still answers
+  }
 }

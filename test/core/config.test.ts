@@ -24,7 +24,7 @@ describe('config', () => {
       [{ requestTimeoutMs: 'soon' } as unknown as CoordinatorConfig, 'config.requestTimeoutMs | type | must be integer'],
       [{ serviceNmae: 'typo' } as unknown as CoordinatorConfig, 'config.serviceNmae | additionalProperties | is not a known option (did you mean serviceName?)'],
       [{ service_name: 'bad/name' }, 'config.service_name | pattern | must match pattern "^[A-Za-z0-9._-]+$"'],
-      [{ plugins: ['no-such-plugin'] }, 'config.plugins[0] | plugin | no built-in plugin named no-such-plugin (known: inproc-provider, unix-transport, http-server, http-ingress, stream-proxy, key-auth, event-callbacks, streaming-control, operations, tracing; a plugin package must be installed where the config is)'],
+      [{ plugins: ['no-such-plugin'] }, 'config.plugins[0] | plugin | no built-in plugin named no-such-plugin (known: inproc-provider, unix-transport, http-server, http-ingress, stream-proxy, key-auth, event-callbacks, streaming-control, operations, tracing, cluster; a plugin package must be installed where the config is)'],
     ];
     for (const [config, expected] of cases) assert.deepEqual(messagesOf(config), [expected], JSON.stringify(config));
   });

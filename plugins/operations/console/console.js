@@ -213,6 +213,12 @@
     $('streams-note').textContent = s.streamsNotShown ? '(' + s.streamsNotShown + ' more not shown)' : '';
     $('retry-dead').disabled = !o || o.deadLetters === 0;
     $('callbacks-note').textContent = o ? o.delivered + ' delivered and ' + o.retries + ' retries since start; ' + o.depth + ' waiting; ' + o.deadLetters + ' dead-lettered' + (o.unstored ? '; ' + o.unstored + ' waiting in memory (outbox cannot write)' : '') : 'event-callbacks is not configured';
+    $('cluster-section').hidden = !s.cluster;
+    if (s.cluster) {
+      $('cluster-note').textContent = s.cluster.engine + ' engine · this node ' + s.cluster.nodeId + (s.cluster.fenced ? ' · FENCED (declared dead, not acting)' : '');
+      table('cluster', ['node', 'up since', ''], s.cluster.members,
+        (m) => [esc(m.node), esc(new Date(m.startedAt).toLocaleString()), m.node === s.cluster.nodeId ? 'this node' : '']);
+    }
     table('audit', ['time', 'who', 'from', 'action', 'target', 'result'], s.audit,
       (a) => [esc(clock(a.at)), esc(a.actor), esc(a.ip), esc(a.action), esc(a.target), esc(a.result)]);
     renderErrors();

@@ -1,0 +1,106 @@
+// Cluster: the state several coordinators share (see docs/scale-out.md).
+// engine 'embedded' (default): one process, in memory, no dependency.
+// engine 'nats': NATS JetStream key-value buckets; the client packages are
+// optional peer dependencies, loaded only then. Provides 'cluster.state'.
+//
+// Status: the shared-state engines, their contract (claims, owner-written
+// encoders, membership with one reaper per death and fencing) and the member
+// list in /status and the console are here; streaming-control and
+// event-callbacks do not use them yet (see docs/scale-out.md).
+
+import { hostname } from 'node:os';
+import { definePlugin } from '../../core/plugin.js';
+import type { Env } from '../shared/env.js';
+import { EmbeddedClusterState } from './embedded.js';
+import type { ClusterState } from './types.js';
+
+export type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
+
+export const PLUGIN_NAME = 'cluster';
+export const CLUSTER_SERVICE = 'cluster.state';
+
+export interface ClusterOptions {
+  /** 'embedded' (one process) or 'nats' (NATS JetStream). */
+  engine: 'embedded' | 'nats';
+  /** NATS servers (NATS_URL, comma-separated). */
+  servers: string[];
+  /** This node's id in the cluster (COORDINATOR_NODE_ID); default <hostname>-<pid>. */
+  nodeId: string;
+  /** Prefix of the JetStream buckets, so that several clusters can share one NATS. */
+  prefix: string;
+  /** How often a node writes its heartbeat, ms. */
+  heartbeatMs: number;
+  /** A node whose heartbeat is older than this (by the server's clock) is dead, ms. */
+  deadAfterMs: number;
+  /** NATS connection options passed through (user, pass, token, tls…). */
+  connection: Record<string, unknown>;
+}
+
+const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    engine: { description: "'embedded' (one process, in memory) or 'nats' (NATS JetStream).", enum: ['embedded', 'nats'], default: 'embedded' },
+    servers: { description: "NATS servers (NATS_URL, comma-separated).", type: 'array', items: { type: 'string', pattern: '^(nats|tls|ws|wss)://' }, minItems: 1, default: ['nats://127.0.0.1:4222'] },
+    nodeId: { description: "This node's id in the cluster (COORDINATOR_NODE_ID): letters, digits, '_' and '-'; default <hostname>-<pid>.", type: 'string', pattern: '^[A-Za-z0-9_-]{0,64}$', default: '' },
+    prefix: { description: "Prefix of the JetStream buckets, so that several clusters can share one NATS.", type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$', default: 'coordinator' },
+    heartbeatMs: { description: "How often a node writes its heartbeat, ms.", type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
+    deadAfterMs: { description: "A node whose heartbeat is older than this (by the server's clock) is dead, ms; several heartbeats.", type: 'integer', minimum: 200, maximum: 600_000, default: 4000 },
+    connection: { description: "NATS connection options passed through (user, pass, token, tls…).", type: 'object', default: {} },
+  },
+};
+
+/** NATS_URL turns the nats engine on, as env-only deployments configure it. */
+export function clusterEnv(env: Env): Partial<ClusterOptions> {
+  const out: Partial<ClusterOptions> = {};
+  if (env.NATS_URL) {
+    out.engine = 'nats';
+    out.servers = env.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if (env.COORDINATOR_NODE_ID) out.nodeId = env.COORDINATOR_NODE_ID;
+  return out;
+}
+
+export const cluster = definePlugin<ClusterOptions>({
+  name: PLUGIN_NAME,
+  optionsSchema,
+  env: clusterEnv,
+  check(options) {
+    if (options.engine === 'nats' && options.deadAfterMs < options.heartbeatMs * 2) {
+      return [{ path: 'deadAfterMs', message: `deadAfterMs (${options.deadAfterMs}) must be at least two heartbeats (heartbeatMs ${options.heartbeatMs}), or a slow moment declares live nodes dead` }];
+    }
+    return [];
+  },
+  async apply(api, options) {
+    const { log } = api;
+    const nodeId = options.nodeId || `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
+    let state: ClusterState | undefined;
+    const current = (): ClusterState => {
+      if (!state) throw new Error('cluster state used before start');
+      return state;
+    };
+    // The service is the live engine once started (the same object before and after).
+    api.provide(CLUSTER_SERVICE, new Proxy({} as ClusterState, { get: (_t, key) => Reflect.get(current(), key, current()) }));
+    api.readiness(() => state !== undefined && !state.fenced);
+    api.onStart(async () => {
+      if (options.engine === 'embedded') {
+        state = new EmbeddedClusterState(nodeId);
+        return;
+      }
+      const { NatsClusterState } = await import('./nats.js');
+      state = await NatsClusterState.open({ servers: options.servers, nodeId, prefix: options.prefix, heartbeatMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, connection: options.connection });
+      state.onMemberDead((node) => log.warn({ node }, 'cluster member dead (heartbeats stopped); this node cleans up after it'));
+      state.onFenced(() => log.error({ node: nodeId }, 'this node was declared dead by the cluster: it stops acting (readiness: not ready)'));
+      log.info({ engine: 'nats', node: nodeId, servers: options.servers.length, heartbeatMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs }, 'joined the cluster');
+    });
+    api.onStop(async () => {
+      await state?.close();
+    });
+  },
+});
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'cluster.state': ClusterState;
+  }
+}

@@ -1,0 +1,276 @@
+// The nats engine: the cluster's shared state in NATS JetStream key-value
+// buckets. Claims are compare-and-set writes (create, update and delete on a
+// revision), each encoder is written only by the node that holds its socket
+// (its key starts with that node's id), and membership is a heartbeat key per
+// node updated on its own revision. A node is judged dead by server
+// timestamps (how long ago, by the server's clock, its key was last written
+// compared with our own last write), never by when we happened to read it;
+// one survivor wins the right to clean up (a `create` on the dead node's
+// revision); a node whose heartbeat can no longer be written (it was declared
+// dead, or NATS was out of reach longer than the death timeout) fences itself.
+//
+// The NATS client packages are optional peer dependencies, imported only here.
+
+import { CoordinatorError } from '../../core/errors.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
+
+export interface NatsClusterOptions {
+  servers: string[];
+  nodeId: string;
+  /** Prefix of the buckets, so that several clusters can share one NATS. */
+  prefix: string;
+  heartbeatMs: number;
+  /** A node whose heartbeat is this old (server time) is dead. */
+  deadAfterMs: number;
+  /** NATS connection options passed through (user, pass, token, tls…). */
+  connection?: Record<string, unknown>;
+}
+
+type KvEntryLike = { revision: number; created: Date; operation: string; string(): string };
+interface KvLike {
+  create(key: string, data: string): Promise<number>;
+  update(key: string, data: string, revision: number): Promise<number>;
+  put(key: string, data: string): Promise<number>;
+  get(key: string): Promise<KvEntryLike | null>;
+  delete(key: string, options?: { previousSeq: number }): Promise<void>;
+  keys(filter?: string): Promise<AsyncIterable<string>>;
+}
+
+export const NATS_PACKAGES = ['@nats-io/transport-node@~3.3.1', '@nats-io/jetstream@~3.3.1', '@nats-io/kv@~3.3.1'];
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+async function loadNats() {
+  try {
+    const [transport, kv] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/kv')]);
+    return { connect: transport.connect, Kvm: kv.Kvm };
+  } catch (err) {
+    throw new CoordinatorError('ERR_CONFIG', `cluster engine 'nats' needs the NATS client packages, which are not installed (${(err as Error).message.split('\n')[0]}): npm install ${NATS_PACKAGES.join(' ')}`, { cause: err });
+  }
+}
+
+/** A write refused because the key was not at the expected revision (someone else wrote it first). */
+function isConflict(err: unknown): boolean {
+  const text = `${(err as Error)?.message ?? ''} ${(err as { code?: unknown })?.code ?? ''} ${(err as { api_error?: { err_code?: number } })?.api_error?.err_code ?? ''}`;
+  return /wrong last sequence|10071|key exists/i.test(text);
+}
+
+const present = (entry: KvEntryLike | null): entry is KvEntryLike => entry !== null && entry.operation === 'PUT';
+
+export class NatsClusterState implements ClusterState {
+  readonly engine = 'nats' as const;
+  private fencedNow = false;
+  private readonly deadListeners: Array<(node: string) => void | Promise<void>> = [];
+  private readonly fencedListeners: Array<() => void> = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private revision = 0;
+  private lastBeatOk = Date.now();
+  private readonly startedAt = Date.now();
+  private closing = false;
+  private beating: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: NatsClusterOptions,
+    private readonly nc: { drain(): Promise<void>; close(): Promise<void> },
+    private readonly channelsKv: KvLike,
+    private readonly encodersKv: KvLike,
+    private readonly membersKv: KvLike,
+    private readonly reaperKv: KvLike,
+  ) {}
+
+  static async open(options: NatsClusterOptions): Promise<NatsClusterState> {
+    if (!NODE_ID.test(options.nodeId)) throw new CoordinatorError('ERR_CONFIG', `cluster.nodeId must be 1–64 letters, digits, '_' or '-', got ${JSON.stringify(options.nodeId)}`);
+    const { connect, Kvm } = await loadNats();
+    const nc = await connect({ servers: options.servers, name: `coordinator-${options.nodeId}`, maxReconnectAttempts: -1, ...(options.connection ?? {}) });
+    try {
+      const kvm = new Kvm(nc);
+      const bucket = (name: string) => kvm.create(`${options.prefix}_${name}`, { history: 1 }) as unknown as Promise<KvLike>;
+      const [channels, encoders, members, reaper] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper')]);
+      const state = new NatsClusterState(options, nc, channels, encoders, members, reaper);
+      await state.join();
+      return state;
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
+  get fenced(): boolean {
+    return this.fencedNow;
+  }
+
+  private assertLive(): void {
+    if (this.fencedNow) throw new CoordinatorError('ERR_SHUTTING_DOWN', `node ${this.nodeId} was declared dead by the cluster and stopped acting`);
+  }
+
+  // ------------------------------------------------------------- claims
+
+  async claim(claim: ChannelClaim): Promise<boolean> {
+    this.assertLive();
+    try {
+      await this.channelsKv.create(claim.channel, JSON.stringify(claim));
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async updateClaim(claim: ChannelClaim): Promise<boolean> {
+    this.assertLive();
+    const entry = await this.channelsKv.get(claim.channel);
+    if (!present(entry) || (JSON.parse(entry.string()) as ChannelClaim).streamId !== claim.streamId) return false;
+    try {
+      await this.channelsKv.update(claim.channel, JSON.stringify(claim), entry.revision);
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async release(channel: string, streamId: string): Promise<boolean> {
+    const entry = await this.channelsKv.get(channel);
+    if (!present(entry) || (JSON.parse(entry.string()) as ChannelClaim).streamId !== streamId) return false;
+    try {
+      await this.channelsKv.delete(channel, { previousSeq: entry.revision });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async claimOf(channel: string): Promise<ChannelClaim | undefined> {
+    const entry = await this.channelsKv.get(channel);
+    return present(entry) ? JSON.parse(entry.string()) as ChannelClaim : undefined;
+  }
+
+  async claims(): Promise<ChannelClaim[]> {
+    return this.values<ChannelClaim>(this.channelsKv);
+  }
+
+  // ------------------------------------------------------------- encoders
+
+  async setEncoder(encoder: Omit<EncoderRecord, 'node'>): Promise<void> {
+    this.assertLive();
+    await this.encodersKv.put(`${this.nodeId}.${encoder.id}`, JSON.stringify({ ...encoder, node: this.nodeId }));
+  }
+
+  async removeEncoder(id: number): Promise<void> {
+    await this.encodersKv.delete(`${this.nodeId}.${id}`);
+  }
+
+  async encoders(): Promise<EncoderRecord[]> {
+    return this.values<EncoderRecord>(this.encodersKv);
+  }
+
+  private async values<T>(kv: KvLike, filter?: string): Promise<T[]> {
+    const out: T[] = [];
+    for await (const key of await kv.keys(filter)) {
+      const entry = await kv.get(key);
+      if (present(entry)) out.push(JSON.parse(entry.string()) as T);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------- membership
+
+  private async join(): Promise<void> {
+    const value = JSON.stringify({ node: this.nodeId, startedAt: this.startedAt });
+    this.revision = await this.membersKv.put(this.nodeId, value);
+    this.lastBeatOk = Date.now();
+    const tick = () => {
+      this.beating = this.beat().finally(() => { this.beating = undefined; });
+    };
+    this.heartbeatTimer = setInterval(() => { if (!this.beating) tick(); }, this.options.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** One heartbeat: write our key on its revision, then look for dead members. */
+  private async beat(): Promise<void> {
+    if (this.fencedNow || this.closing) return;
+    try {
+      this.revision = await this.membersKv.update(this.nodeId, JSON.stringify({ node: this.nodeId, startedAt: this.startedAt }), this.revision);
+      this.lastBeatOk = Date.now();
+    } catch (err) {
+      // Someone deleted our key (we were declared dead), or NATS has been out of reach too long: stop acting.
+      if (isConflict(err) || Date.now() - this.lastBeatOk > this.options.deadAfterMs) this.fence();
+      return;
+    }
+    await this.findDead().catch(() => undefined);
+  }
+
+  private fence(): void {
+    if (this.fencedNow) return;
+    this.fencedNow = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const listener of this.fencedListeners) {
+      try { listener(); } catch { /* a listener's failure does not stop the others */ }
+    }
+  }
+
+  /** Members whose key the server last wrote more than deadAfterMs before our own last write are dead; one survivor reaps each. */
+  private async findDead(): Promise<void> {
+    const own = await this.membersKv.get(this.nodeId);
+    if (!present(own)) return;
+    const serverNow = own.created.getTime();
+    for await (const node of await this.membersKv.keys()) {
+      if (node === this.nodeId) continue;
+      const entry = await this.membersKv.get(node);
+      if (!present(entry) || serverNow - entry.created.getTime() <= this.options.deadAfterMs) continue;
+      // Exactly one survivor wins the right to clean up after this incarnation of the node.
+      try {
+        await this.reaperKv.create(`${node}.${entry.revision}`, this.nodeId);
+      } catch (err) {
+        if (isConflict(err)) continue;
+        throw err;
+      }
+      try {
+        // It may have come back meanwhile: then its key moved on and it is not dead.
+        await this.membersKv.delete(node, { previousSeq: entry.revision });
+      } catch (err) {
+        if (isConflict(err)) continue;
+        throw err;
+      }
+      for (const listener of this.deadListeners) await Promise.resolve(listener(node)).catch(() => undefined);
+    }
+  }
+
+  async members(): Promise<Member[]> {
+    return this.values<Member>(this.membersKv);
+  }
+
+  onMemberDead(listener: (node: string) => void | Promise<void>): void {
+    this.deadListeners.push(listener);
+  }
+
+  onFenced(listener: () => void): void {
+    this.fencedListeners.push(listener);
+  }
+
+  /** For tests of failure: stop heartbeats as a frozen process would, without leaving. */
+  pauseHeartbeats(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /** For tests of failure: heartbeats again, as a process resumed after SIGSTOP. */
+  resumeHeartbeats(): void {
+    if (this.heartbeatTimer || this.fencedNow) return;
+    this.heartbeatTimer = setInterval(() => { if (!this.beating) this.beating = this.beat().finally(() => { this.beating = undefined; }); }, this.options.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Leave cleanly: our member key goes (nobody reaps a node that left), then the connection drains. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.beating;
+    if (!this.fencedNow) await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
