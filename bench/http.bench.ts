@@ -3,20 +3,12 @@
 // same JSON; and stream proxy throughput vs a direct unix-to-HTTP pipe.
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { Pool } from 'undici';
-import { createCoordinator, createProvider, httpIngress, httpServer, inProcessProvider, streamProxy, unixTransport, type HttpServerService } from '../index.js';
-import { compare, measure } from './support.js';
-
-const ACK = '{"error":"","id":"","result":null,"streamURL":null}';
-
-async function listen(server: http.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return (server.address() as AddressInfo).port;
-}
+import { createCoordinator, createProvider, httpIngress, httpServer, inProcessProvider, streamProxy, unixTransport } from '../index.js';
+import { ACK, compare, listen, measure, startHook } from './support.js';
 
 function generated(total: number): Readable {
   const chunk = Buffer.alloc(256 * 1024, 3);
@@ -38,18 +30,7 @@ export async function run(): Promise<void> {
   const base = runtime.service('http.server').baseUrl();
 
   // The caller's hook: resolves the waiter for each delivered response.
-  const waiting = new Map<string, () => void>();
-  const hook = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.end(ACK);
-      const id = JSON.parse(Buffer.concat(chunks).toString()).id as string;
-      waiting.get(id)?.();
-      waiting.delete(id);
-    });
-  });
-  const hookPort = await listen(hook);
+  const { server: hook, port: hookPort, waiting } = await startHook();
   const bare = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { createCoordinator, eventCallbacks, makeEvent, type EventCallbacksService } from '../index.js';
+import { createCoordinator, eventCallbacks, makeEvent } from '../index.js';
 import { compare } from './support.js';
 
 const EVENTS = 4000;

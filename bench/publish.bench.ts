@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createCoordinator, type HttpServerService } from '../index.js';
+import { createCoordinator } from '../index.js';
 import { compare, measure, percentile, type Measurement } from './support.js';
 
 const SECRET = 'bench-secret';
@@ -59,6 +59,21 @@ function publisher(peers: Peer[]) {
     });
     peer.ws.send(`PUBLISH-REQUEST\nRequest-ID:${id}\nStream-Channel:ch${n}\nStream-Key:k\nUser-IP:127.0.0.1\n`);
   });
+}
+
+/** The baseline: a bare WebSocket server answering PUBLISH-ACCEPT at once. */
+async function startBare(): Promise<{ bare: WebSocketServer; bareHttp: http.Server; bareUrl: string }> {
+  const bareHttp = http.createServer();
+  const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });
+  bare.on('connection', (ws) => ws.on('message', (data) => {
+    const text = data.toString();
+    const id = /Request-ID:(\S+)/.exec(text)?.[1];
+    const channel = /Stream-Channel:(\S+)/.exec(text)?.[1];
+    if (text.startsWith('PUBLISH-REQUEST')) ws.send(`PUBLISH-ACCEPT\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-ID:0\n`);
+  }));
+  await new Promise<void>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve()));
+  const bareUrl = `ws://127.0.0.1:${(bareHttp.address() as AddressInfo).port}/`;
+  return { bare, bareHttp, bareUrl };
 }
 
 /** A key verifier answering 200 at once, in its own process (as the application would be). */
@@ -118,16 +133,7 @@ async function runBurst(): Promise<void> {
   const PER = 20;
   const ENCODERS_B = 20;
   const verifier = await startVerifier();
-  const bareHttp = http.createServer();
-  const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });
-  bare.on('connection', (ws) => ws.on('message', (data) => {
-    const text = data.toString();
-    const id = /Request-ID:(\S+)/.exec(text)?.[1];
-    const channel = /Stream-Channel:(\S+)/.exec(text)?.[1];
-    if (text.startsWith('PUBLISH-REQUEST')) ws.send(`PUBLISH-ACCEPT\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-ID:0\n`);
-  }));
-  await new Promise<void>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve()));
-  const bareUrl = `ws://127.0.0.1:${(bareHttp.address() as AddressInfo).port}/`;
+  const { bare, bareHttp, bareUrl } = await startBare();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'publish-burst-'));
   const runtime = createCoordinator(
     { dataDir, externalPort: 0, plugins: ['http-server', 'key-auth', 'event-callbacks', 'streaming-control'] },
@@ -158,16 +164,7 @@ async function runBurst(): Promise<void> {
 
 async function runSteady(): Promise<void> {
   // Baseline: a bare WebSocket server answering at once.
-  const bareHttp = http.createServer();
-  const bare = new WebSocketServer({ server: bareHttp, perMessageDeflate: false });
-  bare.on('connection', (ws) => ws.on('message', (data) => {
-    const text = data.toString();
-    const id = /Request-ID:(\S+)/.exec(text)?.[1];
-    const channel = /Stream-Channel:(\S+)/.exec(text)?.[1];
-    if (text.startsWith('PUBLISH-REQUEST')) ws.send(`PUBLISH-ACCEPT\nRequest-ID:${id}\nStream-Channel:${channel}\nStream-ID:0\n`);
-  }));
-  await new Promise<void>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve()));
-  const bareUrl = `ws://127.0.0.1:${(bareHttp.address() as AddressInfo).port}/`;
+  const { bare, bareHttp, bareUrl } = await startBare();
 
   const dataDir = mkdtempSync(path.join(tmpdir(), 'publish-bench-'));
   const runtime = createCoordinator(

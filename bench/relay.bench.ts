@@ -9,12 +9,9 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { Agent, Pool, request } from 'undici';
 import { createCoordinator, createProvider, httpIngress, httpServer, unixTransport } from '../index.js';
-import { compare, measure } from './support.js';
-
-const ACK = '{"error":"","id":"","result":null,"streamURL":null}';
+import { ACK, compare, listen, measure, startHook } from './support.js';
 
 function frame(json: string): Buffer {
   const body = Buffer.from(json);
@@ -47,11 +44,6 @@ async function sendFrame(socketPath: string, json: string): Promise<string> {
   const ack = await readFrame(socket);
   socket.destroy();
   return ack.toString();
-}
-
-async function listen(server: http.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return (server.address() as AddressInfo).port;
 }
 
 /** The minimal relay: HTTP in, frame to the provider, response socket, POST to the hook. */
@@ -93,18 +85,7 @@ export async function run(): Promise<void> {
   await runtime.start();
   const relay = await startRelay(dir, provider.sockets.Echo!);
 
-  const waiting = new Map<string, () => void>();
-  const hook = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.end(ACK);
-      const id = JSON.parse(Buffer.concat(chunks).toString()).id as string;
-      waiting.get(id)?.();
-      waiting.delete(id);
-    });
-  });
-  const hookPort = await listen(hook);
+  const { server: hook, port: hookPort, waiting } = await startHook();
   const coordPool = new Pool(runtime.service('http.server').baseUrl(), { connections: 64 });
   const relayPool = new Pool(`http://127.0.0.1:${relay.port}`, { connections: 64 });
   let seq = 0;

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 // Shared benchmark helpers: run a baseline and a subject in the same process,
 // interleaved, and print ratios (machines are shared and noisy).
 
@@ -89,4 +91,27 @@ export async function compare(
   if (goal) console.log(`goal: ${goal.text}: ${goal.met ? 'met' : 'NOT met'}`);
   results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
   return { baseline: best.baseline!, subject: best.subject!, ratio };
+}
+
+export const ACK = '{"error":"","id":"","result":null,"streamURL":null}';
+
+export async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A caller's HTTP response hook: acks every delivery and wakes whoever waits for that request id. */
+export async function startHook(): Promise<{ server: http.Server; port: number; waiting: Map<string, () => void> }> {
+  const waiting = new Map<string, () => void>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end(ACK);
+      const id = JSON.parse(Buffer.concat(chunks).toString()).id as string;
+      waiting.get(id)?.();
+      waiting.delete(id);
+    });
+  });
+  return { server, port: await listen(server), waiting };
 }

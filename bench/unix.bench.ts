@@ -1,7 +1,6 @@
 // Requests through the coordinator to a provider over unix sockets vs the same
 // client talking to the provider directly, in the same run.
 import { mkdtempSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { createClient, createCoordinator, createProvider, unixTransport } from '../index.js';
 import { compare, measure } from './support.js';
 
