@@ -135,6 +135,7 @@ export class Outbox {
   /** Transactions open (nested ones are savepoints) and the rows they added, for the schedule after the commit. */
   private depth = 0;
   private addedInTransaction: OutboxRow[] = [];
+  private closed = false;
 
   /**
    * busyTimeoutMs: how long a write waits for another process's lock; the
@@ -407,7 +408,10 @@ export class Outbox {
     this.statements.setMeta.run(key, value);
   }
 
+  /** Close the database; closing again does nothing (node:sqlite throws on a second close). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.db.close();
   }
 }
