@@ -1,6 +1,7 @@
 // The embedded engine: one process is the whole cluster. State in memory,
 // no dependency; what the coordinator did before scale-out existed.
 
+import { CoordinatorError } from '../../core/errors.js';
 import type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
 
 export class EmbeddedClusterState implements ClusterState {
@@ -55,6 +56,18 @@ export class EmbeddedClusterState implements ClusterState {
 
   async members(): Promise<Member[]> {
     return [{ node: this.nodeId, startedAt: this.startedAt }];
+  }
+
+  private readonly handlers = new Map<string, (body: unknown) => unknown | Promise<unknown>>();
+
+  async request(node: string, topic: string, body: unknown): Promise<unknown> {
+    const handler = node === this.nodeId ? this.handlers.get(topic) : undefined;
+    if (!handler) throw new CoordinatorError('ERR_PROVIDER_FAILED', `no cluster node ${node} answers ${topic}`);
+    return handler(body);
+  }
+
+  handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void {
+    this.handlers.set(topic, handler);
   }
 
   onMemberDead(): void {

@@ -3,10 +3,10 @@
 // engine 'nats': NATS JetStream key-value buckets; the client packages are
 // optional peer dependencies, loaded only then. Provides 'cluster.state'.
 //
-// Status: the shared-state engines, their contract (claims, owner-written
-// encoders, membership with one reaper per death and fencing) and the member
-// list in /status and the console are here; streaming-control and
-// event-callbacks do not use them yet (see docs/scale-out.md).
+// streaming-control claims its channels through it (one publish per channel
+// across coordinators, close routed to the node holding the publisher, a dead
+// node's channels freed, fencing); encoder choice across nodes and shared
+// callbacks are still to come (see docs/scale-out.md).
 
 import { hostname } from 'node:os';
 import { definePlugin } from '../../core/plugin.js';
@@ -80,7 +80,13 @@ export const cluster = definePlugin<ClusterOptions>({
       return state;
     };
     // The service is the live engine once started (the same object before and after).
-    api.provide(CLUSTER_SERVICE, new Proxy({} as ClusterState, { get: (_t, key) => Reflect.get(current(), key, current()) }));
+    api.provide(CLUSTER_SERVICE, new Proxy({} as ClusterState, {
+      get: (_t, key) => {
+        const target = current();
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }));
     api.readiness(() => state !== undefined && !state.fenced);
     api.onStart(async () => {
       if (options.engine === 'embedded') {

@@ -26,6 +26,14 @@ export interface NatsClusterOptions {
   connection?: Record<string, unknown>;
 }
 
+interface MsgLike { subject: string; data: Uint8Array; string(): string; respond(data: string): boolean }
+interface NcLike {
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  subscribe(subject: string, opts: { callback: (err: Error | null, msg: MsgLike) => void }): unknown;
+  request(subject: string, data: string, opts: { timeout: number }): Promise<MsgLike>;
+}
+
 type KvEntryLike = { revision: number; created: Date; operation: string; string(): string };
 interface KvLike {
   create(key: string, data: string): Promise<number>;
@@ -70,7 +78,7 @@ export class NatsClusterState implements ClusterState {
 
   private constructor(
     private readonly options: NatsClusterOptions,
-    private readonly nc: { drain(): Promise<void>; close(): Promise<void> },
+    private readonly nc: NcLike,
     private readonly channelsKv: KvLike,
     private readonly encodersKv: KvLike,
     private readonly membersKv: KvLike,
@@ -83,9 +91,20 @@ export class NatsClusterState implements ClusterState {
     const nc = await connect({ servers: options.servers, name: `coordinator-${options.nodeId}`, maxReconnectAttempts: -1, ...(options.connection ?? {}) });
     try {
       const kvm = new Kvm(nc);
-      const bucket = (name: string) => kvm.create(`${options.prefix}_${name}`, { history: 1 }) as unknown as Promise<KvLike>;
+      // Nodes starting at once race to create the buckets; the loser of that race opens what the winner made.
+      const bucket = async (name: string): Promise<KvLike> => {
+        for (let attempt = 0; ; attempt += 1) {
+          try {
+            return await kvm.create(`${options.prefix}_${name}`, { history: 1 }) as unknown as KvLike;
+          } catch (err) {
+            if (attempt >= 5 || !/overlap|already in use|exists/i.test((err as Error).message)) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+          }
+        }
+      };
       const [channels, encoders, members, reaper] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper')]);
-      const state = new NatsClusterState(options, nc, channels, encoders, members, reaper);
+      const state = new NatsClusterState(options, nc as unknown as NcLike, channels, encoders, members, reaper);
+      state.listen();
       await state.join();
       return state;
     } catch (err) {
@@ -104,6 +123,57 @@ export class NatsClusterState implements ClusterState {
 
   private assertLive(): void {
     if (this.fencedNow) throw new CoordinatorError('ERR_SHUTTING_DOWN', `node ${this.nodeId} was declared dead by the cluster and stopped acting`);
+  }
+
+  // ------------------------------------------------------------- routing
+
+  private readonly handlers = new Map<string, (body: unknown) => unknown | Promise<unknown>>();
+
+  private subject(node: string, topic: string): string {
+    return `${this.options.prefix}.node.${node}.${topic}`;
+  }
+
+  /** One subscription for every request sent to this node. */
+  private listen(): void {
+    const base = `${this.options.prefix}.node.${this.nodeId}.`;
+    this.nc.subscribe(`${base}>`, {
+      callback: (err, msg) => {
+        if (err) return;
+        const handler = this.handlers.get(msg.subject.slice(base.length));
+        const answer = (value: unknown) => msg.respond(JSON.stringify(value));
+        if (!handler || this.fencedNow) {
+          answer({ ok: false, error: this.fencedNow ? 'node fenced' : 'no handler' });
+          return;
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(msg.string());
+        } catch {
+          answer({ ok: false, error: 'unreadable request' });
+          return;
+        }
+        Promise.resolve()
+          .then(() => handler(body))
+          .then((result) => answer({ ok: true, result }), (error: unknown) => answer({ ok: false, error: (error as Error).message }));
+      },
+    });
+  }
+
+  async request(node: string, topic: string, body: unknown, timeoutMs = 2000): Promise<unknown> {
+    this.assertLive();
+    let reply: MsgLike;
+    try {
+      reply = await this.nc.request(this.subject(node, topic), JSON.stringify(body), { timeout: timeoutMs });
+    } catch (err) {
+      throw new CoordinatorError('ERR_PROVIDER_FAILED', `cluster node ${node} did not answer ${topic}: ${(err as Error).message}`, { cause: err });
+    }
+    const answer = JSON.parse(reply.string()) as { ok: boolean; result?: unknown; error?: string };
+    if (!answer.ok) throw new CoordinatorError('ERR_PROVIDER_FAILED', `cluster node ${node} refused ${topic}: ${answer.error}`);
+    return answer.result;
+  }
+
+  handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void {
+    this.handlers.set(topic, handler);
   }
 
   // ------------------------------------------------------------- claims
@@ -265,12 +335,24 @@ export class NatsClusterState implements ClusterState {
     this.heartbeatTimer.unref();
   }
 
-  /** Leave cleanly: our member key goes (nobody reaps a node that left), then the connection drains. */
+  /**
+   * Leave cleanly: the channels this node still holds are freed and its
+   * encoders removed (nobody reaps a node that left), its member key goes,
+   * then the connection drains.
+   */
   async close(): Promise<void> {
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.beating;
-    if (!this.fencedNow) await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
+    if (!this.fencedNow) {
+      for (const claim of await this.claims().catch(() => [])) {
+        if (claim.node === this.nodeId) await this.release(claim.channel, claim.streamId).catch(() => false);
+      }
+      for (const encoder of await this.encoders().catch(() => [])) {
+        if (encoder.node === this.nodeId) await this.removeEncoder(encoder.id).catch(() => undefined);
+      }
+      await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
+    }
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

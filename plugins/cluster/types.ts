@@ -54,6 +54,13 @@ export interface ClusterState {
   onMemberDead(listener: (node: string) => void | Promise<void>): void;
   /** This node was declared dead by the others (its heartbeat could not be written): it must stop acting. */
   onFenced(listener: () => void): void;
+  /**
+   * Ask `node` to act (e.g. send STREAM-KILL on a socket it holds) and return
+   * its handler's answer; rejects when no such node answers in time.
+   */
+  request(node: string, topic: string, body: unknown, timeoutMs?: number): Promise<unknown>;
+  /** Answer the requests of `topic` sent to this node. */
+  handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void;
   /** True once this node is fenced. */
   readonly fenced: boolean;
   close(): Promise<void>;

@@ -63,6 +63,8 @@ export interface ControlPlaneEvents {
   streamAvailable(data: { channel: string; streamId: string; streamType: string; resolution: string; indexFile: string; startTime?: string }): Promise<void>;
   streamClosed(data: { channel: string; streamId: string }): Promise<void>;
   capacityFreed(): void;
+  /** A channel was closed here (its claim elsewhere may be freed). */
+  channelClosed?(channel: Channel): void;
 }
 
 export interface ControlPlaneOptions {
@@ -180,6 +182,7 @@ export class ControlPlane {
     const channel = this.channels.get(name);
     if (!channel) return undefined;
     this.channels.delete(name);
+    this.events.channelClosed?.(channel);
     this.sessions.get(channel.publisher)?.channels.delete(name);
     if (channel.encoder !== undefined) {
       this.sessions.get(channel.encoder)?.channels.delete(name);

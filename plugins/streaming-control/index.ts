@@ -20,6 +20,7 @@ import { firstHeader } from '../shared/headers.js';
 import { parseMessage, arg } from './messages.js';
 import type { ControlRole } from './control-auth.js';
 import { isValidId, StreamIdGenerator } from './ids.js';
+import { ClusterLink } from './cluster-link.js';
 import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, sourceUri, type ControlPlaneDetails, type Session } from './control-plane.js';
 export type { ControlPlaneDetails, Substream } from './control-plane.js';
 import { authorize, commandsAuthCheck, json, logCommandsAuthProblem, resolveCommandsAuth, unauthorized } from '../shared/commands-auth.js';
@@ -121,7 +122,10 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       capacityFreed: () => {
         for (const wake of capacityWaiters.splice(0)) wake();
       },
+      channelClosed: (channel) => link?.released(channel),
     });
+    // With the cluster plugin's nats engine: channels are claimed cluster-wide (see cluster-link.ts).
+    let link: ClusterLink | undefined;
 
     // ------------------------------------------------------ the publish pipeline
 
@@ -164,6 +168,13 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         if (!plane.open({ name: args.channel, publisher: session.id, method, streamId, sourceUri: sourceUri(session, method, args.channel, args.key), settings })) {
           throw new CoordinatorError('ERR_REJECTED', `channel ${args.channel} is already publishing`, { requestId: request.id });
         }
+        if (link) {
+          const verdict = await link.claim(plane.channels.get(args.channel)!);
+          if (verdict !== 'ok') {
+            plane.close(args.channel);
+            throw new CoordinatorError('ERR_REJECTED', verdict === 'taken' ? `channel ${args.channel} is already publishing on another coordinator` : 'cluster state unavailable: publishes are refused until it is back', { requestId: request.id });
+          }
+        }
         let encoderId = plane.encoders.acquire();
         if (encoderId === undefined && options.publishQueueMs > 0) encoderId = await waitForCapacity(Date.now() + options.publishQueueMs);
         const channel = plane.channels.get(args.channel)!;
@@ -173,6 +184,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
           throw new CoordinatorError('ERR_NO_PROVIDER', 'no encoder with spare capacity', { requestId: request.id });
         }
         plane.assignEncoder(channel, encoderId);
+        link?.encoderChosen(channel);
         plane.encodeStart(channel);
         setImmediate(() => runtime.receiveResponse(successResponse(request.id, { streamId, encoder: encoderId })));
       },
@@ -345,8 +357,11 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     http.route('*', '/commands/report', command('GET', (_req, res) => json(res, plane.report())), PLUGIN_NAME);
     http.route('*', '/commands/close', command('POST', (req, res) => {
       const header = (name: string) => firstHeader(req.headers, name) ?? '';
-      plane.kill(header('x-streaming-channel'), header('x-streaming-id'));
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('SUCCESS');
+      const channel = header('x-streaming-channel');
+      const streamId = header('x-streaming-id');
+      // SUCCESS either way, as the original; a channel held by another coordinator is closed there.
+      const done = (plane.kill(channel, streamId) || !link) ? Promise.resolve() : link.killRemote(channel, streamId);
+      void done.finally(() => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('SUCCESS'));
     }), PLUGIN_NAME);
     http.route('*', '/commands/encoder-drain', command('POST', (req, res) => {
       const id = Number(req.headers['x-encoder-id']);
@@ -368,6 +383,14 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       },
     });
 
+    api.onReady(() => {
+      link = ClusterLink.connect(runtime, plane, log, (channel, streamId) => runtime.emit(makeEvent(STREAM_CLOSED, { channel, streamId })), () => {
+        // Declared dead by the others: stop acting; peers re-dial a live coordinator.
+        log.error('this coordinator was declared dead by the cluster: closing every control session');
+        accepting = false;
+        for (const client of wss.clients) client.close(1012, 'coordinator fenced');
+      });
+    });
     api.onStart(() => {
       if (!options.controlSecret) {
         log.warn(options.allowUnauthenticatedControl

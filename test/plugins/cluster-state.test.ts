@@ -79,6 +79,13 @@ for (const engine of ENGINES) {
       assert.equal((await a.encoders()).filter((e) => e.node === b.nodeId).length, 0);
     });
 
+    it('routes a request to the node that handles it; an unknown node is an error', async () => {
+      const [a, b] = await Promise.all([open('a'), open('b')]);
+      a.handle('echo', (body) => ({ from: a.nodeId, body }));
+      assert.deepEqual(await b.request(a.nodeId, 'echo', { x: 1 }), { from: a.nodeId, body: { x: 1 } });
+      await assert.rejects(b.request('nobody', 'echo', {}, 300), /nobody/);
+    });
+
     if (engine.name !== 'nats') return;
 
     it('claims are exclusive across processes racing for the same channels', async () => {

@@ -1,0 +1,97 @@
+// How the streaming control plane takes part in a cluster of coordinators
+// (the cluster plugin with the nats engine): a publish must also win its
+// channel cluster-wide, the claim is freed when the stream ends, the close
+// command reaches the node holding the publisher, a dead node's streams are
+// ended once by the survivor that reaps it, and a fenced node closes its
+// control sessions so that their peers re-dial a live node.
+//
+// Without the cluster plugin, or with the embedded engine, nothing here runs:
+// the control plane's own Maps are the whole truth, as before.
+
+import type { Logger } from '../../core/logger.js';
+import type { Coordinator } from '../../core/runtime.js';
+import type { ClusterState } from '../cluster/types.js';
+import type { Channel, ControlPlane } from './control-plane.js';
+
+export type ClaimVerdict = 'ok' | 'taken' | 'unavailable';
+
+const KILL_TOPIC = 'stream-kill';
+
+export class ClusterLink {
+  private constructor(
+    private readonly state: ClusterState,
+    private readonly plane: ControlPlane,
+    private readonly log: Logger,
+    private readonly streamClosed: (channel: string, streamId: string) => Promise<void>,
+  ) {}
+
+  /** The link when this coordinator shares state with others (the nats engine), else undefined. */
+  static connect(runtime: Coordinator, plane: ControlPlane, log: Logger, streamClosed: (channel: string, streamId: string) => Promise<void>, onFenced: () => void): ClusterLink | undefined {
+    const state = runtime.optionalService('cluster.state');
+    let engine: string | undefined;
+    try {
+      engine = state?.engine;
+    } catch {
+      return undefined; // the cluster plugin did not start
+    }
+    if (!state || engine !== 'nats') return undefined;
+    const link = new ClusterLink(state, plane, log, streamClosed);
+    state.handle(KILL_TOPIC, (body) => {
+      const { channel, streamId } = body as { channel: string; streamId: string };
+      return plane.kill(channel, streamId);
+    });
+    state.onMemberDead((node) => link.reap(node));
+    state.onFenced(onFenced);
+    log.info({ node: state.nodeId }, 'streaming control plane joined the cluster: channels are claimed cluster-wide');
+    return link;
+  }
+
+  get nodeId(): string {
+    return this.state.nodeId;
+  }
+
+  /** Win the channel cluster-wide for this publish (the local open already succeeded). */
+  async claim(channel: Channel): Promise<ClaimVerdict> {
+    try {
+      return await this.state.claim({ channel: channel.name, streamId: channel.streamId, node: this.state.nodeId, session: channel.publisher }) ? 'ok' : 'taken';
+    } catch (err) {
+      this.log.warn({ channel: channel.name, err: (err as Error).message }, 'cluster state unavailable: publish denied');
+      return 'unavailable';
+    }
+  }
+
+  /** The encoder chosen, recorded with the claim (for the cluster's view of the stream). */
+  encoderChosen(channel: Channel): void {
+    if (channel.encoder === undefined) return;
+    void this.state.updateClaim({ channel: channel.name, streamId: channel.streamId, node: this.state.nodeId, session: channel.publisher, encoderNode: this.state.nodeId, encoder: channel.encoder })
+      .catch((err: unknown) => this.log.debug({ channel: channel.name, err: (err as Error).message }, 'claim update failed'));
+  }
+
+  /** The stream ended here: free its claim (only if it is still this stream's). */
+  released(channel: Channel): void {
+    void this.state.release(channel.name, channel.streamId)
+      .catch((err: unknown) => this.log.warn({ channel: channel.name, err: (err as Error).message }, 'cluster claim not freed; the reaper frees it if this node dies'));
+  }
+
+  /** The close command for a channel this node does not hold: ask the node that does. */
+  async killRemote(channel: string, streamId: string): Promise<boolean> {
+    const claim = await this.state.claimOf(channel).catch(() => undefined);
+    if (!claim || claim.node === this.state.nodeId) return false;
+    try {
+      return await this.state.request(claim.node, KILL_TOPIC, { channel, streamId }) === true;
+    } catch (err) {
+      this.log.warn({ channel, node: claim.node, err: (err as Error).message }, 'close command did not reach the node holding the publisher');
+      return false;
+    }
+  }
+
+  /** A node died and this one won its clean-up: its streams are over; free their channels and tell the application, once. */
+  private async reap(node: string): Promise<void> {
+    const claims = (await this.state.claims()).filter((c) => c.node === node);
+    for (const claim of claims) {
+      if (!await this.state.release(claim.channel, claim.streamId).catch(() => false)) continue;
+      await this.streamClosed(claim.channel, claim.streamId).catch((err: unknown) => this.log.error({ channel: claim.channel, err }, 'stream-closed for a dead node\'s stream failed'));
+    }
+    this.log.warn({ node, streams: claims.length }, 'cleaned up after a dead cluster node: its channels are free, stream-closed sent');
+  }
+}

@@ -1,0 +1,108 @@
+// Two coordinators sharing one real nats-server (the cluster plugin's nats
+// engine), each with its own encoder and ingest server on real WebSockets:
+// one publish per channel cluster-wide, the close command reaching the node
+// that holds the publisher, and a node that goes silent: its channels are
+// freed by the survivor, and when it comes back it closes its sessions.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { cluster, httpServer, keyAuth, streamingControl } from '../../index.js';
+import type { Coordinator } from '../../core/runtime.js';
+import type { NatsClusterState } from '../../plugins/cluster/nats.js';
+import { makeRuntime, until } from '../support/runtime.js';
+import { ControlPeer, mintToken } from '../support/control-peer.js';
+import { startNatsServer, type NatsServer } from '../support/nats.js';
+
+const SECRET = 'cluster-secret';
+const AUTH = { COMMANDS_API_AUTH: 'Bearer', COMMANDS_API_AUTH_TOKEN: 'cmd' };
+
+describe('streaming on a cluster of coordinators (nats engine)', function () {
+  this.timeout(40_000);
+  let nats: NatsServer;
+  let dataDir: string;
+  const runtimes: Coordinator[] = [];
+  const peers: ControlPeer[] = [];
+
+  before(async () => { nats = await startNatsServer(); });
+  after(async () => { await nats.stop(); });
+  beforeEach(() => { dataDir = mkdtempSync(path.join(tmpdir(), 'cluster-streaming-')); });
+  afterEach(async () => {
+    for (const p of peers.splice(0)) p.terminate();
+    for (const r of runtimes.splice(0)) await r.stop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function node(id: string, prefix: string): Promise<{ runtime: Coordinator; base: string }> {
+    const runtime = makeRuntime({ dataDir: path.join(dataDir, id) }, [
+      cluster({ engine: 'nats', servers: [nats.url], nodeId: id, prefix, heartbeatMs: 100, deadAfterMs: 800 }),
+      httpServer({ port: 0 }), keyAuth(), streamingControl(),
+    ], { CONTROL_SECRET: SECRET, ...AUTH });
+    runtimes.push(runtime);
+    await runtime.start();
+    return { runtime, base: runtime.service('http.server').baseUrl() };
+  }
+
+  async function peers2(base: string): Promise<{ encoder: ControlPeer; ingest: ControlPeer }> {
+    const encoder = await ControlPeer.connect(base, '/ws/control/hls', { 'x-control-auth-token': mintToken(SECRET, { sub: 'hls-control' }) });
+    encoder.send('REGISTER', { Capacity: 10 });
+    const ingest = await ControlPeer.connect(base, '/ws/control/rtmp', { 'x-control-auth-token': mintToken(SECRET, { sub: 'rtmp-control' }) });
+    peers.push(encoder, ingest);
+    await new Promise((r) => setTimeout(r, 100));
+    return { encoder, ingest };
+  }
+
+  it('one publish per channel across coordinators; the close command reaches the node holding the publisher', async () => {
+    const a = await node('a', 'st1');
+    const b = await node('b', 'st1');
+    const pa = await peers2(a.base);
+    const pb = await peers2(b.base);
+    for (let round = 0; round < 5; round += 1) {
+      const channel = `contested-${round}`;
+      pa.ingest.send('PUBLISH-REQUEST', { 'Request-ID': `a${round}`, 'Stream-Channel': channel, 'Stream-Key': 'k' });
+      pb.ingest.send('PUBLISH-REQUEST', { 'Request-ID': `b${round}`, 'Stream-Channel': channel, 'Stream-Key': 'k' });
+      const answers = await Promise.all([pa.ingest.next(), pb.ingest.next()]);
+      assert.deepEqual(answers.map((m) => m.type).sort(), ['PUBLISH-ACCEPT', 'PUBLISH-DENY'], `round ${round}: one winner`);
+    }
+    // A channel published on A, closed through B's commands API.
+    pa.ingest.send('PUBLISH-REQUEST', { 'Request-ID': 'only-a', 'Stream-Channel': 'on-a', 'Stream-Key': 'k' });
+    const accept = await pa.ingest.next('PUBLISH-ACCEPT');
+    const res = await fetch(`${b.base}/commands/close`, { method: 'POST', headers: { authorization: 'Bearer cmd', 'x-streaming-channel': 'on-a', 'x-streaming-id': accept.args['stream-id']! } });
+    assert.equal(await res.text(), 'SUCCESS');
+    const kill = await pa.ingest.next('STREAM-KILL');
+    assert.equal(kill.args['stream-channel'], 'on-a');
+    assert.equal(kill.args['stream-id'], accept.args['stream-id']);
+    // The stream ends (PUBLISH-END): the channel is free cluster-wide, B can take it.
+    pa.ingest.send('PUBLISH-END', { 'Stream-Channel': 'on-a', 'Stream-ID': accept.args['stream-id']! });
+    await new Promise((r) => setTimeout(r, 200));
+    pb.ingest.send('PUBLISH-REQUEST', { 'Request-ID': 'b-after', 'Stream-Channel': 'on-a', 'Stream-Key': 'k' });
+    assert.equal((await pb.ingest.next()).type, 'PUBLISH-ACCEPT');
+  });
+
+  it('a silent node: the survivor frees its channels; when it comes back it closes its control sessions', async () => {
+    const a = await node('a', 'st2');
+    const b = await node('b', 'st2');
+    const pa = await peers2(a.base);
+    const pb = await peers2(b.base);
+    pa.ingest.send('PUBLISH-REQUEST', { 'Request-ID': '1', 'Stream-Channel': 'held-by-a', 'Stream-Key': 'k' });
+    await pa.ingest.next('PUBLISH-ACCEPT');
+    pb.ingest.send('PUBLISH-REQUEST', { 'Request-ID': '2', 'Stream-Channel': 'held-by-a', 'Stream-Key': 'k' });
+    assert.equal((await pb.ingest.next()).type, 'PUBLISH-DENY');
+
+    const stateA = a.runtime.service('cluster.state') as unknown as NatsClusterState;
+    stateA.pauseHeartbeats(); // as a process under SIGSTOP
+    const stateB = b.runtime.service('cluster.state');
+    let free = false;
+    for (let i = 0; i < 60 && !free; i += 1) {
+      free = (await stateB.claimOf('held-by-a')) === undefined;
+      if (!free) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(free, 'the survivor freed the dead node\'s channel');
+    pb.ingest.send('PUBLISH-REQUEST', { 'Request-ID': '3', 'Stream-Channel': 'held-by-a', 'Stream-Key': 'k' });
+    assert.equal((await pb.ingest.next()).type, 'PUBLISH-ACCEPT');
+
+    stateA.resumeHeartbeats(); // SIGCONT: A learns it was declared dead and stops acting
+    await until(() => pa.ingest.closed && pa.encoder.closed, 5000);
+    assert.equal((await fetch(`${b.base}/commands/capacity`, { headers: { authorization: 'Bearer cmd' } })).status, 200, 'the live node goes on');
+  });
+});
