@@ -2,7 +2,7 @@
 // no dependency; what the coordinator did before scale-out existed.
 
 import { CoordinatorError } from '../../core/errors.js';
-import type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member } from './types.js';
 
 export class EmbeddedClusterState implements ClusterState {
   readonly engine = 'embedded' as const;
@@ -52,6 +52,21 @@ export class EmbeddedClusterState implements ClusterState {
 
   async encoders(): Promise<EncoderRecord[]> {
     return [...this.encoderRecords.values()].map((e) => ({ ...e }));
+  }
+
+  readonly slot = 0;
+  private readonly ingestRecords = new Map<number, IngestRecord>();
+
+  async setIngest(ingest: Omit<IngestRecord, 'node'>): Promise<void> {
+    this.ingestRecords.set(ingest.id, { ...ingest, node: this.nodeId });
+  }
+
+  async removeIngest(id: number): Promise<void> {
+    this.ingestRecords.delete(id);
+  }
+
+  async ingests(): Promise<IngestRecord[]> {
+    return [...this.ingestRecords.values()].map((i) => ({ ...i }));
   }
 
   async members(): Promise<Member[]> {

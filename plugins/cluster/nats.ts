@@ -12,7 +12,7 @@
 // The NATS client packages are optional peer dependencies, imported only here.
 
 import { CoordinatorError } from '../../core/errors.js';
-import type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member } from './types.js';
 
 export interface NatsClusterOptions {
   servers: string[];
@@ -29,6 +29,7 @@ export interface NatsClusterOptions {
 interface MsgLike { subject: string; data: Uint8Array; string(): string; respond(data: string): boolean }
 interface NcLike {
   drain(): Promise<void>;
+  flush(): Promise<void>;
   close(): Promise<void>;
   subscribe(subject: string, opts: { callback: (err: Error | null, msg: MsgLike) => void }): unknown;
   request(subject: string, data: string, opts: { timeout: number }): Promise<MsgLike>;
@@ -83,7 +84,11 @@ export class NatsClusterState implements ClusterState {
     private readonly encodersKv: KvLike,
     private readonly membersKv: KvLike,
     private readonly reaperKv: KvLike,
+    private readonly ingestsKv: KvLike,
+    private readonly slotsKv: KvLike,
   ) {}
+
+  slot = 0;
 
   static async open(options: NatsClusterOptions): Promise<NatsClusterState> {
     if (!NODE_ID.test(options.nodeId)) throw new CoordinatorError('ERR_CONFIG', `cluster.nodeId must be 1–64 letters, digits, '_' or '-', got ${JSON.stringify(options.nodeId)}`);
@@ -102,9 +107,12 @@ export class NatsClusterState implements ClusterState {
           }
         }
       };
-      const [channels, encoders, members, reaper] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper')]);
-      const state = new NatsClusterState(options, nc as unknown as NcLike, channels, encoders, members, reaper);
+      const [channels, encoders, members, reaper, ingests, slots] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper'), bucket('ingests'), bucket('slots')]);
+      const state = new NatsClusterState(options, nc as unknown as NcLike, channels, encoders, members, reaper, ingests, slots);
+      await state.takeSlot();
       state.listen();
+      // The server has our subscription before anyone can route to us.
+      await nc.flush();
       await state.join();
       return state;
     } catch (err) {
@@ -238,6 +246,46 @@ export class NatsClusterState implements ClusterState {
     return this.values<EncoderRecord>(this.encodersKv);
   }
 
+  // ------------------------------------------------------------- ingest sessions
+
+  async setIngest(ingest: Omit<IngestRecord, 'node'>): Promise<void> {
+    this.assertLive();
+    await this.ingestsKv.put(`${this.nodeId}.${ingest.id}`, JSON.stringify({ ...ingest, node: this.nodeId }));
+  }
+
+  async removeIngest(id: number): Promise<void> {
+    await this.ingestsKv.delete(`${this.nodeId}.${id}`);
+  }
+
+  async ingests(): Promise<IngestRecord[]> {
+    return this.values<IngestRecord>(this.ingestsKv);
+  }
+
+  /** The first free slot number, taken by a create (two nodes never hold one slot). */
+  private async takeSlot(): Promise<void> {
+    for (let slot = 1; slot <= 4095; slot += 1) {
+      try {
+        await this.slotsKv.create(`s${slot}`, this.nodeId);
+        this.slot = slot;
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    throw new CoordinatorError('ERR_CONFIG', 'no free cluster slot: more than 4,095 coordinators on one cluster prefix');
+  }
+
+  /** What a node wrote about itself (encoders, ingest sessions, its slot), removed once it is gone. */
+  private async forget(node: string): Promise<void> {
+    for (const kv of [this.encodersKv, this.ingestsKv]) {
+      for await (const key of await kv.keys(`${node}.>`)) await kv.delete(key).catch(() => undefined);
+    }
+    for await (const key of await this.slotsKv.keys()) {
+      const entry = await this.slotsKv.get(key);
+      if (present(entry) && entry.string() === node) await this.slotsKv.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+    }
+  }
+
   private async values<T>(kv: KvLike, filter?: string): Promise<T[]> {
     const out: T[] = [];
     for await (const key of await kv.keys(filter)) {
@@ -306,6 +354,7 @@ export class NatsClusterState implements ClusterState {
         if (isConflict(err)) continue;
         throw err;
       }
+      await this.forget(node).catch(() => undefined);
       for (const listener of this.deadListeners) await Promise.resolve(listener(node)).catch(() => undefined);
     }
   }
@@ -348,9 +397,7 @@ export class NatsClusterState implements ClusterState {
       for (const claim of await this.claims().catch(() => [])) {
         if (claim.node === this.nodeId) await this.release(claim.channel, claim.streamId).catch(() => false);
       }
-      for (const encoder of await this.encoders().catch(() => [])) {
-        if (encoder.node === this.nodeId) await this.removeEncoder(encoder.id).catch(() => undefined);
-      }
+      await this.forget(this.nodeId).catch(() => undefined);
       await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
     }
     await this.nc.drain().catch(() => this.nc.close());

@@ -24,6 +24,16 @@ export interface EncoderRecord {
   draining: boolean;
 }
 
+/** An ingest server's control session as its owner wrote it (for the cluster-wide report). */
+export interface IngestRecord {
+  node: string;
+  id: number;
+  ip: string;
+  port: number;
+  ssl: boolean;
+  serverType: string;
+}
+
 export interface Member {
   node: string;
   startedAt: number;
@@ -45,6 +55,16 @@ export interface ClusterState {
   removeEncoder(id: number): Promise<void>;
   /** Every node's encoders. */
   encoders(): Promise<EncoderRecord[]>;
+  /** Write an ingest session this node holds (only its owner writes it). */
+  setIngest(ingest: Omit<IngestRecord, 'node'>): Promise<void>;
+  removeIngest(id: number): Promise<void>;
+  /** Every node's ingest sessions. */
+  ingests(): Promise<IngestRecord[]>;
+  /**
+   * This node's slot in the cluster (1, 2, …; unique among live nodes), for
+   * ids that must not collide across nodes (session ids).
+   */
+  readonly slot: number;
   members(): Promise<Member[]>;
   /**
    * A node was found dead (heartbeats stopped for longer than the death

@@ -50,6 +50,65 @@ export class ClusterLink {
     return this.state.nodeId;
   }
 
+  /** A session id unique in the cluster: this node's slot in the millions, then its own counter. */
+  sessionId(counter: number): number {
+    return this.state.slot * 1_000_000 + (counter % 1_000_000);
+  }
+
+  // ------------------------------------------------------------- what this node holds, for the others
+
+  ingestOpened(session: { id: number; ip: string; port: number; ssl: boolean; serverType: string }): void {
+    void this.state.setIngest(session).catch((err: unknown) => this.log.debug({ session: session.id, err: (err as Error).message }, 'ingest session not shared'));
+  }
+
+  ingestClosed(id: number): void {
+    void this.state.removeIngest(id).catch(() => undefined);
+  }
+
+  private encodersDirty = false;
+  private written = new Set<number>();
+
+  /** This node's encoders changed (registered, load, drained, gone): written once per turn. */
+  encodersChanged(): void {
+    if (this.encodersDirty) return;
+    this.encodersDirty = true;
+    setImmediate(() => {
+      this.encodersDirty = false;
+      const now = this.plane.encoders.list();
+      const ids = new Set(now.map((e) => e.id));
+      for (const e of now) void this.state.setEncoder(e).catch(() => undefined);
+      for (const id of this.written) if (!ids.has(id)) void this.state.removeEncoder(id).catch(() => undefined);
+      this.written = ids;
+    });
+  }
+
+  // ------------------------------------------------------------- the commands API, for the whole cluster
+
+  async capacity(): Promise<{ load: number; capacity: number; encoderCount: number }> {
+    let load = 0;
+    let capacity = 0;
+    let unlimited = false;
+    const encoders = await this.state.encoders();
+    for (const e of encoders) {
+      load += e.load;
+      if (e.capacity < 0) unlimited = true;
+      else capacity += e.capacity;
+    }
+    return { load, capacity: unlimited ? -1 : capacity, encoderCount: encoders.length };
+  }
+
+  async report(): Promise<{ streamingServers: unknown[]; encoders: unknown[]; activeStreams: unknown[] }> {
+    const [ingests, encoders, claims] = await Promise.all([this.state.ingests(), this.state.encoders(), this.state.claims()]);
+    const byId = <T extends { id: number }>(items: T[]) => items.sort((a, b) => a.id - b.id);
+    const server = (i: (typeof ingests)[number]) => ({ id: i.id, ip: i.ip, port: i.port, ssl: i.ssl, serverType: i.serverType });
+    return {
+      // RTMP servers first, then WS servers, as the original grouped them.
+      streamingServers: [...byId(ingests.filter((i) => i.serverType === 'RTMP')), ...byId(ingests.filter((i) => i.serverType !== 'RTMP'))].map(server),
+      encoders: byId(encoders).map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
+      activeStreams: claims.map((c) => ({ channel: c.channel, streamId: c.streamId, streamServer: c.session, encoder: c.encoder ?? 0 })),
+    };
+  }
+
   /** Win the channel cluster-wide for this publish (the local open already succeeded). */
   async claim(channel: Channel): Promise<ClaimVerdict> {
     try {

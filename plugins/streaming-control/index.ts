@@ -123,6 +123,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         for (const wake of capacityWaiters.splice(0)) wake();
       },
       channelClosed: (channel) => link?.released(channel),
+      encodersChanged: () => link?.encodersChanged(),
     });
     // With the cluster plugin's nats engine: channels are claimed cluster-wide (see cluster-link.ts).
     let link: ClusterLink | undefined;
@@ -273,6 +274,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         },
       };
       plane.add(session);
+      if (role !== 'hls') link?.ingestOpened({ id, ip: session.externalIp, port: session.port, ssl: session.ssl, serverType: type });
       log.info({ session: id, role, ip: remoteIp }, 'control session open');
       const heartbeat = setInterval(() => plane.send(session, 'HEARTBEAT'), options.heartbeatIntervalMs);
       let inactivity = setTimeout(() => ws.terminate(), options.inactivityTimeoutMs);
@@ -289,13 +291,14 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         clearInterval(heartbeat);
         clearTimeout(inactivity);
         log.info({ session: id, role }, 'control session closed');
+        if (role !== 'hls') link?.ingestClosed(id);
         void plane.lost(session).catch((err: unknown) => log.error({ err }, 'session clean-up failed'));
       });
     }
 
     async function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
       const role = ROLE_PATHS[req.url ?? '']!;
-      const id = ++nextSessionId;
+      const id = link ? link.sessionId(++nextSessionId) : ++nextSessionId;
       if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable', 'Shutting down.');
       if (!options.controlSecret) {
         if (!options.allowUnauthenticatedControl) {
@@ -353,8 +356,16 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
     };
     http.route('GET', '/', banner, PLUGIN_NAME);
     http.route('HEAD', '/', banner, PLUGIN_NAME);
-    http.route('*', '/commands/capacity', command('GET', (_req, res) => json(res, plane.encoders.totals())), PLUGIN_NAME);
-    http.route('*', '/commands/report', command('GET', (_req, res) => json(res, plane.report())), PLUGIN_NAME);
+    // On a cluster (nats engine) both answer for every coordinator, from any of them.
+    const answerFromCluster = <T>(res: http.ServerResponse, local: () => T, shared: (l: ClusterLink) => Promise<T>): void => {
+      if (!link) return json(res, local());
+      void shared(link).then((body) => json(res, body), (err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'cluster state unavailable for the commands API; answering for this node');
+        json(res, local());
+      });
+    };
+    http.route('*', '/commands/capacity', command('GET', (_req, res) => answerFromCluster(res, () => plane.encoders.totals(), (l) => l.capacity())), PLUGIN_NAME);
+    http.route('*', '/commands/report', command('GET', (_req, res) => answerFromCluster(res, () => plane.report(), (l) => l.report())), PLUGIN_NAME);
     http.route('*', '/commands/close', command('POST', (req, res) => {
       const header = (name: string) => firstHeader(req.headers, name) ?? '';
       const channel = header('x-streaming-channel');
@@ -367,6 +378,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       const id = Number(req.headers['x-encoder-id']);
       const draining = String(req.headers['x-drain'] ?? 'true').toLowerCase() !== 'false';
       const found = Number.isInteger(id) && plane.encoders.setDraining(id, draining);
+      if (found) link?.encodersChanged();
       res.writeHead(found ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(found ? 'SUCCESS' : 'Not found.');
     }), PLUGIN_NAME);
 
@@ -375,7 +387,11 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       report: () => plane.report(),
       details: () => plane.details(),
       closeStream: (channel, streamId) => plane.kill(channel, streamId),
-      drainEncoder: (id, draining) => plane.encoders.setDraining(id, draining),
+      drainEncoder: (id, draining) => {
+        const found = plane.encoders.setDraining(id, draining);
+        if (found) link?.encodersChanged();
+        return found;
+      },
       sessionCounts: () => {
         const counts: Record<ControlRole, number> = { rtmp: 0, wss: 0, hls: 0 };
         for (const s of plane.sessions.values()) counts[s.role] += 1;

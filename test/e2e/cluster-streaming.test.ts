@@ -64,6 +64,21 @@ describe('streaming on a cluster of coordinators (nats engine)', function () {
       const answers = await Promise.all([pa.ingest.next(), pb.ingest.next()]);
       assert.deepEqual(answers.map((m) => m.type).sort(), ['PUBLISH-ACCEPT', 'PUBLISH-DENY'], `round ${round}: one winner`);
     }
+    // Capacity and report answer for the whole cluster, from either node.
+    const commands = async (base: string, what: string) => (await fetch(`${base}/commands/${what}`, { headers: { authorization: 'Bearer cmd' } })).json();
+    let capacity = await commands(b.base, 'capacity') as { load: number; capacity: number; encoderCount: number };
+    for (let i = 0; i < 20 && capacity.load !== 5; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      capacity = await commands(b.base, 'capacity') as typeof capacity;
+    }
+    assert.deepEqual(capacity, { load: 5, capacity: 20, encoderCount: 2 });
+    const report = await commands(a.base, 'report') as { streamingServers: Array<{ id: number }>; encoders: Array<{ id: number }>; activeStreams: Array<{ channel: string; streamServer: number }> };
+    assert.equal(report.streamingServers.length, 2);
+    assert.equal(new Set(report.streamingServers.map((s) => s.id)).size, 2, 'session ids are unique across coordinators');
+    assert.equal(new Set(report.encoders.map((e) => e.id)).size, 2);
+    assert.deepEqual(report.activeStreams.map((x) => x.channel).sort(), ['contested-0', 'contested-1', 'contested-2', 'contested-3', 'contested-4']);
+    assert.ok(report.activeStreams.every((x) => report.streamingServers.some((s) => s.id === x.streamServer)), 'each stream names a listed ingest server');
+
     // A channel published on A, closed through B's commands API.
     pa.ingest.send('PUBLISH-REQUEST', { 'Request-ID': 'only-a', 'Stream-Channel': 'on-a', 'Stream-Key': 'k' });
     const accept = await pa.ingest.next('PUBLISH-ACCEPT');

@@ -147,6 +147,7 @@ describe('operator console in a headless browser', function () {
 
     // Both actions are in the audit log, with who did them.
     await page.waitForSelector('#audit td:text("close-stream")', { timeout: 10_000 });
+    await page.waitForSelector('#audit td:text("drain-encoder")', { timeout: 10_000 });
     assert.match((await page.textContent('#audit')) ?? '', /bearer credential holder[\s\S]*drain-encoder/);
 
     // Without the CSRF token (even with the session cookie) an action is refused and audited as refused.
