@@ -169,19 +169,23 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         if (!plane.open({ name: args.channel, publisher: session.id, method, streamId, sourceUri: sourceUri(session, method, args.channel, args.key), settings })) {
           throw new CoordinatorError('ERR_REJECTED', `channel ${args.channel} is already publishing`, { requestId: request.id });
         }
+        // The channel is still this publish's after an await (the publisher may have left, or ended it, meanwhile).
+        const opened = plane.channels.get(args.channel)!;
+        const stillOurs = () => plane.channels.get(args.channel) === opened;
         if (link) {
-          const verdict = await link.claim(plane.channels.get(args.channel)!);
-          if (verdict !== 'ok') {
-            plane.close(args.channel);
-            throw new CoordinatorError('ERR_REJECTED', verdict === 'taken' ? `channel ${args.channel} is already publishing on another coordinator` : 'cluster state unavailable: publishes are refused until it is back', { requestId: request.id });
+          const verdict = await link.claim(opened);
+          if (verdict !== 'ok' || !stillOurs()) {
+            if (stillOurs()) plane.close(args.channel);
+            else if (verdict === 'ok') link.released(opened); // ended while we claimed: free the claim we just won
+            throw new CoordinatorError('ERR_REJECTED', verdict === 'taken' ? `channel ${args.channel} is already publishing on another coordinator` : verdict === 'unavailable' ? 'cluster state unavailable: publishes are refused until it is back' : 'publisher session is gone', { requestId: request.id });
           }
         }
         let encoderId = plane.encoders.acquire();
         if (encoderId === undefined && options.publishQueueMs > 0) encoderId = await waitForCapacity(Date.now() + options.publishQueueMs);
-        const channel = plane.channels.get(args.channel)!;
-        if (encoderId === undefined || !plane.sessions.get(encoderId)?.alive || !session.alive) {
+        const channel = opened;
+        if (encoderId === undefined || !plane.sessions.get(encoderId)?.alive || !session.alive || !stillOurs()) {
           if (encoderId !== undefined) plane.encoders.release(encoderId);
-          plane.close(args.channel);
+          if (stillOurs()) plane.close(args.channel);
           throw new CoordinatorError('ERR_NO_PROVIDER', 'no encoder with spare capacity', { requestId: request.id });
         }
         plane.assignEncoder(channel, encoderId);
