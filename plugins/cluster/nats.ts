@@ -186,10 +186,14 @@ export class NatsClusterState implements ClusterState {
 
   // ------------------------------------------------------------- claims
 
+  /** Claims this node won, with their revision: updating or freeing one is one round trip. */
+  private readonly held = new Map<string, { streamId: string; revision: number }>();
+
   async claim(claim: ChannelClaim): Promise<boolean> {
     this.assertLive();
     try {
-      await this.channelsKv.create(claim.channel, JSON.stringify(claim));
+      const revision = await this.channelsKv.create(claim.channel, JSON.stringify(claim));
+      this.held.set(claim.channel, { streamId: claim.streamId, revision });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
@@ -197,12 +201,22 @@ export class NatsClusterState implements ClusterState {
     }
   }
 
+  /** The claim's current revision if it is still this stream's (from what we hold, else read). */
+  private async revisionOf(channel: string, streamId: string): Promise<number | undefined> {
+    const mine = this.held.get(channel);
+    if (mine && mine.streamId === streamId) return mine.revision;
+    const entry = await this.channelsKv.get(channel);
+    if (!present(entry) || (JSON.parse(entry.string()) as ChannelClaim).streamId !== streamId) return undefined;
+    return entry.revision;
+  }
+
   async updateClaim(claim: ChannelClaim): Promise<boolean> {
     this.assertLive();
-    const entry = await this.channelsKv.get(claim.channel);
-    if (!present(entry) || (JSON.parse(entry.string()) as ChannelClaim).streamId !== claim.streamId) return false;
+    const revision = await this.revisionOf(claim.channel, claim.streamId);
+    if (revision === undefined) return false;
     try {
-      await this.channelsKv.update(claim.channel, JSON.stringify(claim), entry.revision);
+      const next = await this.channelsKv.update(claim.channel, JSON.stringify(claim), revision);
+      if (this.held.get(claim.channel)?.streamId === claim.streamId) this.held.set(claim.channel, { streamId: claim.streamId, revision: next });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
@@ -211,14 +225,24 @@ export class NatsClusterState implements ClusterState {
   }
 
   async release(channel: string, streamId: string): Promise<boolean> {
-    const entry = await this.channelsKv.get(channel);
-    if (!present(entry) || (JSON.parse(entry.string()) as ChannelClaim).streamId !== streamId) return false;
+    const revision = await this.revisionOf(channel, streamId);
+    if (this.held.get(channel)?.streamId === streamId) this.held.delete(channel);
+    if (revision === undefined) return false;
     try {
-      await this.channelsKv.delete(channel, { previousSeq: entry.revision });
+      await this.channelsKv.delete(channel, { previousSeq: revision });
       return true;
     } catch (err) {
-      if (isConflict(err)) return false;
-      throw err;
+      if (!isConflict(err)) throw err;
+      // What we held was stale (someone freed and took it meanwhile): ask the bucket.
+      const fresh = await this.channelsKv.get(channel);
+      if (!present(fresh) || (JSON.parse(fresh.string()) as ChannelClaim).streamId !== streamId) return false;
+      try {
+        await this.channelsKv.delete(channel, { previousSeq: fresh.revision });
+        return true;
+      } catch (again) {
+        if (isConflict(again)) return false;
+        throw again;
+      }
     }
   }
 
