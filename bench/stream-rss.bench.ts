@@ -5,7 +5,7 @@
 // the bytes flow. Baseline: the same bytes read straight from the unix socket.
 import http from 'node:http';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +53,9 @@ function readAll(stream: NodeJS.ReadableStream): Promise<number> {
 }
 
 export async function run(): Promise<void> {
+  // The coordinator runs as users run it: from a current dist/ (a stale one would make bin/coordinator.js run the sources through tsx).
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
   const dir = mkdtempSync(path.join(tmpdir(), 'stream-rss-'));
   const socketDir = path.join(dir, 'sockets');
   const port = await freePort();
