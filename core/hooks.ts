@@ -113,32 +113,31 @@ export function guardHooks(hooks: CoordinatorHooks, options: HookGuardOptions): 
         if (options.isSealed()) {
           throw new CoordinatorError('ERR_TAP_AFTER_START', `plugin ${tap.name} tapped ${hookName} after start(); tap while the plugin is applied`);
         }
-        const original = tap.fn as (...args: unknown[]) => unknown;
+        // Every hook of the runtime passes at most two arguments (value, context):
+        // fixed parameters keep the per-call wrapper free of rest arrays.
+        const original = tap.fn as (a?: unknown, b?: unknown) => unknown;
         const tapName = tap.name;
+        const trace = (a: unknown, b: unknown, async: boolean): TapTrace => ({ hook: hookName, plugin: tapName, args: [a, b], async });
         if (tap.type === 'promise') {
-          const guarded = (...args: unknown[]): Promise<unknown> => {
+          const guarded = (a?: unknown, b?: unknown): Promise<unknown> => {
             let result: unknown;
             try {
-              result = original(...args);
+              result = original(a, b);
             } catch (err) {
               return Promise.reject(wrapError(err, hookName, tapName));
             }
             return withTimeout(Promise.resolve(result), options.timeoutMs(hookName), hookName, tapName);
           };
-          tap.fn = (...args: unknown[]) => (tapChannel.hasSubscribers
-            ? tapChannel.tracePromise(guarded, { hook: hookName, plugin: tapName, args, async: true }, undefined, ...args)
-            : guarded(...args));
+          tap.fn = (a?: unknown, b?: unknown) => (tapChannel.hasSubscribers ? tapChannel.tracePromise(guarded, trace(a, b, true), undefined, a, b) : guarded(a, b));
         } else if (tap.type === 'sync') {
-          const guarded = (...args: unknown[]): unknown => {
+          const guarded = (a?: unknown, b?: unknown): unknown => {
             try {
-              return original(...args);
+              return original(a, b);
             } catch (err) {
               throw wrapError(err, hookName, tapName);
             }
           };
-          tap.fn = (...args: unknown[]) => (tapChannel.hasSubscribers
-            ? tapChannel.traceSync(guarded, { hook: hookName, plugin: tapName, args, async: false }, undefined, ...args)
-            : guarded(...args));
+          tap.fn = (a?: unknown, b?: unknown) => (tapChannel.hasSubscribers ? tapChannel.traceSync(guarded, trace(a, b, false), undefined, a, b) : guarded(a, b));
         }
         return tap;
       },

@@ -225,25 +225,20 @@ export class NatsClusterState implements ClusterState {
   }
 
   async release(channel: string, streamId: string): Promise<boolean> {
-    const revision = await this.revisionOf(channel, streamId);
+    let revision = await this.revisionOf(channel, streamId);
     if (this.held.get(channel)?.streamId === streamId) this.held.delete(channel);
-    if (revision === undefined) return false;
-    try {
-      await this.channelsKv.delete(channel, { previousSeq: revision });
-      return true;
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-      // What we held was stale (someone freed and took it meanwhile): ask the bucket.
-      const fresh = await this.channelsKv.get(channel);
-      if (!present(fresh) || (JSON.parse(fresh.string()) as ChannelClaim).streamId !== streamId) return false;
+    // What we held may be stale (freed and taken again meanwhile): one more try with what the bucket says.
+    for (let attempt = 0; revision !== undefined; attempt += 1) {
       try {
-        await this.channelsKv.delete(channel, { previousSeq: fresh.revision });
+        await this.channelsKv.delete(channel, { previousSeq: revision });
         return true;
-      } catch (again) {
-        if (isConflict(again)) return false;
-        throw again;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        if (attempt > 0) return false;
+        revision = await this.revisionOf(channel, streamId);
       }
     }
+    return false;
   }
 
   async claimOf(channel: string): Promise<ChannelClaim | undefined> {
@@ -257,9 +252,14 @@ export class NatsClusterState implements ClusterState {
 
   // ------------------------------------------------------------- encoders
 
-  async setEncoder(encoder: Omit<EncoderRecord, 'node'>): Promise<void> {
+  /** Records a node writes about what it holds (encoders, ingest sessions): keyed <node>.<id>, written by that node only. */
+  private async putOwned(kv: KvLike, record: { id: number }): Promise<void> {
     this.assertLive();
-    await this.encodersKv.put(`${this.nodeId}.${encoder.id}`, JSON.stringify({ ...encoder, node: this.nodeId }));
+    await kv.put(`${this.nodeId}.${record.id}`, JSON.stringify({ ...record, node: this.nodeId }));
+  }
+
+  async setEncoder(encoder: Omit<EncoderRecord, 'node'>): Promise<void> {
+    await this.putOwned(this.encodersKv, encoder);
   }
 
   async removeEncoder(id: number): Promise<void> {
@@ -273,8 +273,7 @@ export class NatsClusterState implements ClusterState {
   // ------------------------------------------------------------- ingest sessions
 
   async setIngest(ingest: Omit<IngestRecord, 'node'>): Promise<void> {
-    this.assertLive();
-    await this.ingestsKv.put(`${this.nodeId}.${ingest.id}`, JSON.stringify({ ...ingest, node: this.nodeId }));
+    await this.putOwned(this.ingestsKv, ingest);
   }
 
   async removeIngest(id: number): Promise<void> {

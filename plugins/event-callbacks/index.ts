@@ -11,6 +11,7 @@ import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
 import type { Env } from '../shared/env.js';
 import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
+import { traceHeaders } from '../../core/trace-context.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
@@ -169,7 +170,6 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
-    const busy = new Set<string>();
     const attempts = new Set<Promise<void>>();
     let outbox: Outbox | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -179,7 +179,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     let idleWaiters: Array<() => void> = [];
 
     function notifyIdle(): void {
-      if (idleWaiters.length === 0 || !outbox || busy.size > 0 || unstored.length > 0) return;
+      if (idleWaiters.length === 0 || !outbox || posting > 0 || deliveredRows.length > 0 || unstored.length > 0) return;
       if (!outbox.empty) return;
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -201,13 +201,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }
       // With the tracing plugin: each attempt is a span, and the application gets its traceparent.
       const traced = api.runtime.optionalService('tracing')?.outgoing(`callback ${row.type}`, { 'coordinator.delivery.id': row.deliveryId, 'coordinator.channel': row.channel.slice(0, 128), 'coordinator.sequence': row.seq });
-      if (traced) {
-        headers.traceparent = traced.traceContext.traceparent;
-        if (traced.traceContext.tracestate) headers.tracestate = traced.traceContext.tracestate;
-      }
       try {
         const res = await request(options.url, {
-          method: 'POST', headers, body, dispatcher: agent,
+          method: 'POST', headers: traceHeaders(headers, traced?.traceContext), body, dispatcher: agent,
           signal: AbortSignal.timeout(options.requestTimeoutMs),
           headersTimeout: options.requestTimeoutMs, bodyTimeout: options.requestTimeoutMs,
         });
@@ -329,13 +325,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         pumpPausedUntil = Date.now() + storeBackoffMs;
         for (const row of rows) outbox?.release(row);
       }
-      for (const row of rows) busy.delete(row.streamKey);
       schedulePump();
       notifyIdle();
-    }
-
-    function markDelivered(row: OutboxRow): void {
-      deliveredRows.push(row);
     }
 
     /** After each attempt: write the delivered batch now (next turn) or soon. */
@@ -349,8 +340,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }
     }
 
-    /** Post one row; true when it was delivered (the stream stays busy until its row is removed). */
-    async function attempt(row: OutboxRow): Promise<boolean> {
+    /** Post one row: delivered (removed in the next batch; its stream waits until then), retried later, or dead-lettered. */
+    async function attempt(row: OutboxRow): Promise<void> {
       let error: string;
       let deadNow = false;
       try {
@@ -358,19 +349,19 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         delivered += 1;
         noteDelivered(row.streamKey);
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
-        markDelivered(row);
-        return true;
+        deliveredRows.push(row);
+        return;
       } catch (err) {
         error = (err as Error).message;
         deadNow = permanent(err);
       }
-      if (!outbox) return false;
+      if (!outbox) return;
       const now = Date.now();
       try {
         if (deadNow || now - row.createdAt >= options.deadLetterAfterMs) {
           outbox.deadLetter(row, error, now);
           log.error({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempts: row.attempts + 1, error, permanent: deadNow }, 'callback moved to dead letters');
-          return false;
+          return;
         }
         const backoff = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** Math.min(row.attempts, 30));
         const delay = backoff / 2 + Math.random() * (backoff / 2);
@@ -383,7 +374,6 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         pumpPausedUntil = now + Math.max(storeBackoffMs, options.retryDelayMs);
         outbox.release(row);
       }
-      return false;
     }
 
     // One pump per event-loop turn, however many deliveries finished or events arrived in it.
@@ -408,11 +398,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       try {
         const { due, wakeAt } = outbox.nextBatch(Date.now(), options.concurrency - posting);
         for (const row of due) {
-          busy.add(row.streamKey);
           posting += 1;
-          const work = attempt(row).catch(() => false).then((deliveredNow) => {
+          const work = attempt(row).catch(() => undefined).then(() => {
             posting -= 1;
-            if (!deliveredNow) busy.delete(row.streamKey);
             attempts.delete(work);
             scheduleDeliveredFlush();
             schedulePump();

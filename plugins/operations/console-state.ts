@@ -25,8 +25,9 @@ export interface ConsoleState extends Snapshot {
 }
 
 export async function collectConsoleState(runtime: Coordinator, startedAt: number, recentErrors: RecentError[], audit: AuditEntry[]): Promise<ConsoleState> {
-  const snapshot = await collectSnapshot(runtime, startedAt);
   const unix = runtime.optionalService('unix.transport');
+  const providerSockets = unix ? await unix.providerDetails() : [];
+  const snapshot = await collectSnapshot(runtime, startedAt, providerSockets.map((p) => ({ task: p.task, providers: p.sockets.length })));
   const streaming = runtime.optionalService('streaming.control');
   const callbacks = runtime.optionalService('event-callbacks');
   const control = streaming?.details() ?? null;
@@ -39,7 +40,7 @@ export async function collectConsoleState(runtime: Coordinator, startedAt: numbe
   return {
     ...snapshot,
     startedAt,
-    providerSockets: unix ? await unix.providerDetails() : [],
+    providerSockets,
     control,
     streamDelivery,
     streamsNotShown,

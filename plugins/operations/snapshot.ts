@@ -24,7 +24,8 @@ export interface Snapshot {
   cluster: { engine: string; nodeId: string; fenced: boolean; members: Array<{ node: string; startedAt: number }> } | null;
 }
 
-export async function collectSnapshot(runtime: Coordinator, startedAt: number): Promise<Snapshot> {
+/** `providers`: the per-task counts when the caller already listed the sockets (one directory walk, not two). */
+export async function collectSnapshot(runtime: Coordinator, startedAt: number, providers?: Snapshot['providers']): Promise<Snapshot> {
   const has = (name: string) => runtime.hasService(name);
   const unix = has('unix.transport') ? runtime.service('unix.transport') : undefined;
   const streaming = has('streaming.control') ? runtime.service('streaming.control') : undefined;
@@ -37,7 +38,7 @@ export async function collectSnapshot(runtime: Coordinator, startedAt: number): 
     uptimeSec: Math.round((Date.now() - startedAt) / 1000),
     plugins: runtime.pluginNames,
     inFlight: runtime.inFlight,
-    providers: unix ? await unix.tasks() : [],
+    providers: providers ?? (unix ? await unix.tasks() : []),
     ingestServers: (report?.streamingServers ?? []) as Snapshot['ingestServers'],
     encoders: (report?.encoders ?? []) as Snapshot['encoders'],
     activeStreams: (report?.activeStreams ?? []) as Snapshot['activeStreams'],

@@ -10,7 +10,7 @@
 
 import type { Logger } from '../../core/logger.js';
 import type { Coordinator } from '../../core/runtime.js';
-import type { ClusterState } from '../cluster/types.js';
+import type { ClusterState } from '../cluster/index.js';
 import type { Channel, ControlPlane } from './control-plane.js';
 
 export type ClaimVerdict = 'ok' | 'taken' | 'unavailable';
@@ -65,21 +65,21 @@ export class ClusterLink {
     void this.state.removeIngest(id).catch(() => undefined);
   }
 
-  private encodersDirty = false;
-  private written = new Set<number>();
+  private dirtyEncoders = new Set<number>();
 
-  /** This node's encoders changed (registered, load, drained, gone): written once per turn. */
-  encodersChanged(): void {
-    if (this.encodersDirty) return;
-    this.encodersDirty = true;
-    setImmediate(() => {
-      this.encodersDirty = false;
-      const now = this.plane.encoders.list();
-      const ids = new Set(now.map((e) => e.id));
-      for (const e of now) void this.state.setEncoder(e).catch(() => undefined);
-      for (const id of this.written) if (!ids.has(id)) void this.state.removeEncoder(id).catch(() => undefined);
-      this.written = ids;
-    });
+  /** Encoder `id` changed (registered, load, drained, gone): what changed in one turn is written once. */
+  encoderChanged(id: number): void {
+    if (this.dirtyEncoders.size === 0) setImmediate(() => this.writeEncoders());
+    this.dirtyEncoders.add(id);
+  }
+
+  private writeEncoders(): void {
+    const ids = this.dirtyEncoders;
+    this.dirtyEncoders = new Set();
+    for (const id of ids) {
+      const encoder = this.plane.encoders.get(id);
+      void (encoder ? this.state.setEncoder(encoder) : this.state.removeEncoder(id)).catch(() => undefined);
+    }
   }
 
   // ------------------------------------------------------------- the commands API, for the whole cluster

@@ -65,8 +65,8 @@ export interface ControlPlaneEvents {
   capacityFreed(): void;
   /** A channel was closed here (its claim elsewhere may be freed). */
   channelClosed?(channel: Channel): void;
-  /** An encoder registered, took or released a stream, or left. */
-  encodersChanged?(): void;
+  /** Encoder `id` registered, took or released a stream, was drained, or left. */
+  encoderChanged?(id: number): void;
 }
 
 export interface ControlPlaneOptions {
@@ -165,7 +165,7 @@ export class ControlPlane {
   assignEncoder(channel: Channel, encoderId: number): void {
     channel.encoder = encoderId;
     this.sessions.get(encoderId)?.channels.add(channel.name);
-    this.events.encodersChanged?.();
+    this.events.encoderChanged?.(encoderId);
   }
 
   encodeStart(channel: Channel): void {
@@ -190,7 +190,7 @@ export class ControlPlane {
     if (channel.encoder !== undefined) {
       this.sessions.get(channel.encoder)?.channels.delete(name);
       this.encoders.release(channel.encoder);
-      this.events.encodersChanged?.();
+      this.events.encoderChanged?.(channel.encoder);
       this.events.capacityFreed();
     }
     return channel;
@@ -225,7 +225,7 @@ export class ControlPlane {
       return;
     }
     this.encoders.register(session.id, Number.parseInt(raw, 10));
-    this.events.encodersChanged?.();
+    this.events.encoderChanged?.(session.id);
     this.events.capacityFreed();
   }
 
@@ -275,7 +275,7 @@ export class ControlPlane {
 
   private async encoderLost(session: Session): Promise<void> {
     this.encoders.remove(session.id);
-    this.events.encodersChanged?.();
+    this.events.encoderChanged?.(session.id);
     for (const name of [...session.channels]) {
       const channel = this.channels.get(name);
       if (!channel || channel.encoder !== session.id) continue;

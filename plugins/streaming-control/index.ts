@@ -123,7 +123,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
         for (const wake of capacityWaiters.splice(0)) wake();
       },
       channelClosed: (channel) => link?.released(channel),
-      encodersChanged: () => link?.encodersChanged(),
+      encoderChanged: (id) => link?.encoderChanged(id),
     });
     // With the cluster plugin's nats engine: channels are claimed cluster-wide (see cluster-link.ts).
     let link: ClusterLink | undefined;
@@ -382,7 +382,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       const id = Number(req.headers['x-encoder-id']);
       const draining = String(req.headers['x-drain'] ?? 'true').toLowerCase() !== 'false';
       const found = Number.isInteger(id) && plane.encoders.setDraining(id, draining);
-      if (found) link?.encodersChanged();
+      if (found) link?.encoderChanged(id);
       res.writeHead(found ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(found ? 'SUCCESS' : 'Not found.');
     }), PLUGIN_NAME);
 
@@ -393,7 +393,7 @@ export const streamingControl = definePlugin<StreamingControlOptions>({
       closeStream: (channel, streamId) => plane.kill(channel, streamId),
       drainEncoder: (id, draining) => {
         const found = plane.encoders.setDraining(id, draining);
-        if (found) link?.encodersChanged();
+        if (found) link?.encoderChanged(id);
         return found;
       },
       sessionCounts: () => {
