@@ -98,10 +98,10 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Poll `check` until it holds; throws after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+/** Poll `check` (which may be async) until it holds; throws after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const t0 = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
     await delay(10);
   }

@@ -11,12 +11,16 @@
 import type { Logger } from '../../core/logger.js';
 import type { Coordinator } from '../../core/runtime.js';
 import type { ClusterState } from '../cluster/index.js';
-import type { Channel, ControlPlane } from './control-plane.js';
+import type { Channel, ControlPlane, EncodeStart, RemoteStream } from './control-plane.js';
 
 export type ClaimVerdict = 'ok' | 'taken' | 'unavailable';
 
 const KILL_TOPIC = 'stream-kill';
-
+const ENCODE_START_TOPIC = 'encode-start';
+const ENCODE_STOP_TOPIC = 'encode-stop';
+const STREAM_ENDED_TOPIC = 'stream-ended';
+/** Encoders on other coordinators asked in turn for one publish, at most. */
+const MAX_REMOTE_TRIES = 4;
 export class ClusterLink {
   private constructor(
     private readonly state: ClusterState,
@@ -39,6 +43,18 @@ export class ClusterLink {
     state.handle(KILL_TOPIC, (body) => {
       const { channel, streamId } = body as { channel: string; streamId: string };
       return plane.kill(channel, streamId);
+    });
+    state.handle(ENCODE_START_TOPIC, (body) => {
+      const { node, encoder, start } = body as { node: string; encoder: number; start: EncodeStart };
+      return plane.startRemote(node, encoder, start);
+    });
+    state.handle(ENCODE_STOP_TOPIC, (body) => {
+      const { channel, streamId } = body as { channel: string; streamId: string };
+      return plane.stopRemote(channel, streamId);
+    });
+    state.handle(STREAM_ENDED_TOPIC, (body) => {
+      const { channel, streamId, node } = body as { channel: string; streamId: string; node: string };
+      return plane.endedByRemoteEncoder(channel, streamId, node);
     });
     state.onMemberDead((node) => link.reap(node));
     state.onFenced(onFenced);
@@ -119,10 +135,53 @@ export class ClusterLink {
     }
   }
 
+  /**
+   * No encoder here has room: ask the coordinators holding encoders that do
+   * (least loaded first, as their owners last wrote them). The owner takes the
+   * slot only if the encoder still has room (it alone writes its load), and
+   * sends ENCODE-START itself.
+   */
+  async startOnRemoteEncoder(channel: Channel): Promise<{ encoder: number; node: string } | undefined> {
+    let candidates;
+    try {
+      candidates = (await this.state.encoders())
+        .filter((e) => e.node !== this.state.nodeId && !e.draining && (e.capacity < 0 || e.load < e.capacity))
+        .sort((a, b) => a.load - b.load || a.id - b.id);
+    } catch (err) {
+      this.log.warn({ channel: channel.name, err: (err as Error).message }, 'cluster encoders unreadable: no encoder on another coordinator');
+      return undefined;
+    }
+    const start: EncodeStart = { channel: channel.name, streamId: channel.streamId, method: channel.method, sourceUri: channel.sourceUri, settings: channel.settings };
+    for (const candidate of candidates.slice(0, MAX_REMOTE_TRIES)) {
+      try {
+        if (await this.state.request(candidate.node, ENCODE_START_TOPIC, { node: this.state.nodeId, encoder: candidate.id, start }) === true) {
+          return { encoder: candidate.id, node: candidate.node };
+        }
+      } catch (err) {
+        this.log.debug({ channel: channel.name, node: candidate.node, err: (err as Error).message }, 'encoder on another coordinator not reached');
+      }
+    }
+    return undefined;
+  }
+
+  /** The publish of a channel encoded on another coordinator ended here: ENCODE-STOP there. */
+  remoteEncodeStop(channel: Channel): void {
+    if (channel.encoderNode === undefined) return;
+    const node = channel.encoderNode;
+    void this.state.request(node, ENCODE_STOP_TOPIC, { channel: channel.name, streamId: channel.streamId })
+      .catch((err: unknown) => this.log.warn({ channel: channel.name, node, err: (err as Error).message }, 'ENCODE-STOP did not reach the coordinator holding the encoder; its reaper frees the slot if it died'));
+  }
+
+  /** A stream encoded here for another coordinator's publish ended: that coordinator kills its publisher. */
+  remoteStreamEnded(stream: RemoteStream): void {
+    void this.state.request(stream.node, STREAM_ENDED_TOPIC, { channel: stream.channel, streamId: stream.streamId, node: this.state.nodeId })
+      .catch((err: unknown) => this.log.warn({ channel: stream.channel, node: stream.node, err: (err as Error).message }, 'the coordinator holding the publisher did not hear that its stream ended'));
+  }
+
   /** The encoder chosen, recorded with the claim (for the cluster's view of the stream). */
   encoderChosen(channel: Channel): void {
     if (channel.encoder === undefined) return;
-    void this.state.updateClaim({ channel: channel.name, streamId: channel.streamId, node: this.state.nodeId, session: channel.publisher, encoderNode: this.state.nodeId, encoder: channel.encoder })
+    void this.state.updateClaim({ channel: channel.name, streamId: channel.streamId, node: this.state.nodeId, session: channel.publisher, encoderNode: channel.encoderNode ?? this.state.nodeId, encoder: channel.encoder })
       .catch((err: unknown) => this.log.debug({ channel: channel.name, err: (err as Error).message }, 'claim update failed'));
   }
 
@@ -144,13 +203,31 @@ export class ClusterLink {
     }
   }
 
-  /** A node died and this one won its clean-up: its streams are over; free their channels and tell the application, once. */
+  /**
+   * A node died and this one won its clean-up. Every stream whose publisher
+   * or encoder was on it is over: its channel is freed, a live encoder gets
+   * ENCODE-STOP, a live publisher STREAM-KILL, and the application hears
+   * stream-closed (once: the callbacks' guard).
+   */
   private async reap(node: string): Promise<void> {
-    const claims = (await this.state.claims()).filter((c) => c.node === node);
+    const claims = (await this.state.claims()).filter((c) => c.node === node || c.encoderNode === node);
+    const closed = (claim: { channel: string; streamId: string }) => this.streamClosed(claim.channel, claim.streamId)
+      .catch((err: unknown) => this.log.error({ channel: claim.channel, err }, 'stream-closed for a dead node\'s stream failed'));
     for (const claim of claims) {
-      if (!await this.state.release(claim.channel, claim.streamId).catch(() => false)) continue;
-      await this.streamClosed(claim.channel, claim.streamId).catch((err: unknown) => this.log.error({ channel: claim.channel, err }, 'stream-closed for a dead node\'s stream failed'));
+      if (claim.node === node) {
+        if (!await this.state.release(claim.channel, claim.streamId).catch(() => false)) continue;
+        if (claim.encoderNode !== undefined && claim.encoderNode !== node) {
+          await this.state.request(claim.encoderNode, ENCODE_STOP_TOPIC, { channel: claim.channel, streamId: claim.streamId }).catch(() => undefined);
+        }
+        await closed(claim);
+      } else {
+        // Its encoder died: the publisher's coordinator kills the publisher and frees the channel.
+        await closed(claim);
+        await this.state.request(claim.node, STREAM_ENDED_TOPIC, { channel: claim.channel, streamId: claim.streamId, node }).catch((err: unknown) => {
+          this.log.warn({ channel: claim.channel, node: claim.node, err: (err as Error).message }, 'the publisher of a stream whose encoder died was not reached');
+        });
+      }
     }
-    this.log.warn({ node, streams: claims.length }, 'cleaned up after a dead cluster node: its channels are free, stream-closed sent');
+    this.log.warn({ node, streams: claims.length }, 'cleaned up after a dead cluster node: its channels are free, its streams closed');
   }
 }

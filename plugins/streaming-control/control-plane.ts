@@ -35,12 +35,33 @@ export interface Channel {
   readonly method: IngestType;
   readonly streamId: string;
   encoder: number | undefined;
+  /** The coordinator holding the encoder's socket, when it is another one (a cluster); undefined: this one. */
+  encoderNode?: string;
   sourceUri: string;
   settings: StreamSettings;
   /** When the publish was accepted (ms since the epoch). */
   readonly startedAt: number;
   /** Sub-streams the encoder announced (STREAM-AVAILABLE), at most MAX_SUBSTREAMS. */
   readonly substreams: Substream[];
+}
+
+/** A stream this coordinator encodes for a publish that another coordinator holds (a cluster). */
+export interface RemoteStream {
+  readonly channel: string;
+  readonly streamId: string;
+  /** The encoder's session here. */
+  readonly encoder: number;
+  /** The coordinator holding the publisher. */
+  readonly node: string;
+}
+
+/** What an encoder needs to start a stream (ENCODE-START's arguments). */
+export interface EncodeStart {
+  channel: string;
+  streamId: string;
+  method: IngestType;
+  sourceUri: string;
+  settings: StreamSettings;
 }
 
 export interface Substream {
@@ -67,6 +88,10 @@ export interface ControlPlaneEvents {
   channelClosed?(channel: Channel): void;
   /** Encoder `id` registered, took or released a stream, was drained, or left. */
   encoderChanged?(id: number): void;
+  /** A channel whose encoder is on another coordinator ended here: ENCODE-STOP must be sent there. */
+  remoteEncodeStop?(channel: Channel): void;
+  /** A stream encoded here for another coordinator's publish ended here (the encoder closed it or left): its publisher must be killed there. */
+  remoteStreamEnded?(stream: RemoteStream): void;
 }
 
 export interface ControlPlaneOptions {
@@ -134,6 +159,8 @@ export class ControlPlane {
   readonly sessions = new Map<number, Session>();
   readonly channels = new Map<string, Channel>();
   readonly encoders = new EncoderPool();
+  /** Streams encoded here for publishes other coordinators hold, by channel. */
+  readonly remoteStreams = new Map<string, RemoteStream>();
 
   constructor(private readonly options: ControlPlaneOptions, private readonly events: ControlPlaneEvents) {}
 
@@ -162,22 +189,77 @@ export class ControlPlane {
     return true;
   }
 
-  assignEncoder(channel: Channel, encoderId: number): void {
+  /** The channel's encoder: one here, or (node set) one another coordinator holds and started. */
+  assignEncoder(channel: Channel, encoderId: number, node?: string): void {
     channel.encoder = encoderId;
+    channel.encoderNode = node;
+    if (node !== undefined) return;
     this.sessions.get(encoderId)?.channels.add(channel.name);
     this.events.encoderChanged?.(encoderId);
   }
 
   encodeStart(channel: Channel): void {
-    this.send(this.sessions.get(channel.encoder ?? -1), 'ENCODE-START', {
-      'Stream-Channel': channel.name,
-      'Stream-ID': channel.streamId,
-      'Stream-Source-Type': channel.method,
-      'Stream-Source-URI': channel.sourceUri,
-      Resolutions: channel.settings.resolutions,
-      Record: channel.settings.record ? 'True' : 'False',
-      Previews: channel.settings.previews,
+    this.sendEncodeStart(this.sessions.get(channel.encoder ?? -1), { channel: channel.name, streamId: channel.streamId, method: channel.method, sourceUri: channel.sourceUri, settings: channel.settings });
+  }
+
+  private sendEncodeStart(encoder: Session | undefined, start: EncodeStart): void {
+    this.send(encoder, 'ENCODE-START', {
+      'Stream-Channel': start.channel,
+      'Stream-ID': start.streamId,
+      'Stream-Source-Type': start.method,
+      'Stream-Source-URI': start.sourceUri,
+      Resolutions: start.settings.resolutions,
+      Record: start.settings.record ? 'True' : 'False',
+      Previews: start.settings.previews,
     });
+  }
+
+  /** The channel's encoder must stop (the publish ended): ENCODE-STOP here, or on the coordinator holding the encoder. */
+  private stopEncoder(channel: Channel): void {
+    if (channel.encoder === undefined) return;
+    if (channel.encoderNode !== undefined) this.events.remoteEncodeStop?.(channel);
+    else this.send(this.sessions.get(channel.encoder), 'ENCODE-STOP', { 'Stream-Channel': channel.name, 'Stream-ID': channel.streamId });
+  }
+
+  // ------------------------------------------------------- streams across coordinators (a cluster)
+
+  /** Another coordinator's publish asks encoder `encoder` here for a slot: taken and ENCODE-START sent, or false when it has no room. */
+  startRemote(node: string, encoder: number, start: EncodeStart): boolean {
+    const session = this.sessions.get(encoder);
+    if (!session?.alive || session.role !== 'hls' || this.remoteStreams.has(start.channel) || !this.encoders.acquireId(encoder)) return false;
+    this.remoteStreams.set(start.channel, { channel: start.channel, streamId: start.streamId, encoder, node });
+    session.channels.add(start.channel);
+    this.events.encoderChanged?.(encoder);
+    this.sendEncodeStart(session, start);
+    return true;
+  }
+
+  /** The publish of a stream encoded here ended on its coordinator: ENCODE-STOP, slot freed. */
+  stopRemote(channel: string, streamId: string): boolean {
+    const stream = this.endRemote(channel, streamId);
+    if (!stream) return false;
+    this.send(this.sessions.get(stream.encoder), 'ENCODE-STOP', { 'Stream-Channel': channel, 'Stream-ID': streamId });
+    return true;
+  }
+
+  private endRemote(channel: string, streamId: string, encoder?: number): RemoteStream | undefined {
+    const stream = this.remoteStreams.get(channel);
+    if (!stream || stream.streamId !== streamId || (encoder !== undefined && stream.encoder !== encoder)) return undefined;
+    this.remoteStreams.delete(channel);
+    this.sessions.get(stream.encoder)?.channels.delete(channel);
+    this.encoders.release(stream.encoder);
+    this.events.encoderChanged?.(stream.encoder);
+    this.events.capacityFreed();
+    return stream;
+  }
+
+  /** The encoder on coordinator `node` ended this channel's stream (it closed it, or left): the publisher is killed here. */
+  endedByRemoteEncoder(name: string, streamId: string, node: string): boolean {
+    const channel = this.channels.get(name);
+    if (!channel || channel.streamId !== streamId || channel.encoderNode !== node) return false;
+    this.close(name);
+    this.send(this.sessions.get(channel.publisher), 'STREAM-KILL', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+    return true;
   }
 
   /** Close a channel: forget it, release its encoder slot exactly once. */
@@ -187,7 +269,7 @@ export class ControlPlane {
     this.channels.delete(name);
     this.events.channelClosed?.(channel);
     this.sessions.get(channel.publisher)?.channels.delete(name);
-    if (channel.encoder !== undefined) {
+    if (channel.encoder !== undefined && channel.encoderNode === undefined) {
       this.sessions.get(channel.encoder)?.channels.delete(name);
       this.encoders.release(channel.encoder);
       this.events.encoderChanged?.(channel.encoder);
@@ -204,7 +286,7 @@ export class ControlPlane {
     const channel = this.channels.get(name);
     if (!channel || channel.publisher !== session.id || channel.streamId !== arg(message, 'Stream-ID')) return;
     this.close(name);
-    if (channel.encoder !== undefined) this.send(this.sessions.get(channel.encoder), 'ENCODE-STOP', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+    this.stopEncoder(channel);
   }
 
   /** The close command: STREAM-KILL to the publisher, with the id verbatim (`*` stays `*`). */
@@ -249,8 +331,13 @@ export class ControlPlane {
     const name = arg(message, 'Stream-Channel');
     const streamId = arg(message, 'Stream-ID');
     await this.events.streamClosed({ channel: name, streamId });
+    const remote = this.endRemote(name, streamId, session.id);
+    if (remote) {
+      this.events.remoteStreamEnded?.(remote);
+      return;
+    }
     const channel = this.channels.get(name);
-    if (!channel || channel.encoder !== session.id || channel.streamId !== streamId) return;
+    if (!channel || channel.encoder !== session.id || channel.encoderNode !== undefined || channel.streamId !== streamId) return;
     this.close(name);
     this.send(this.sessions.get(channel.publisher), 'STREAM-KILL', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
   }
@@ -269,7 +356,7 @@ export class ControlPlane {
       const channel = this.channels.get(name);
       if (!channel || channel.publisher !== session.id) continue;
       this.close(name);
-      if (channel.encoder !== undefined) this.send(this.sessions.get(channel.encoder), 'ENCODE-STOP', { 'Stream-Channel': name, 'Stream-ID': channel.streamId });
+      this.stopEncoder(channel);
     }
   }
 
@@ -277,8 +364,15 @@ export class ControlPlane {
     this.encoders.remove(session.id);
     this.events.encoderChanged?.(session.id);
     for (const name of [...session.channels]) {
+      const remote = this.remoteStreams.get(name);
+      if (remote?.encoder === session.id) {
+        this.remoteStreams.delete(name);
+        await this.events.streamClosed({ channel: name, streamId: remote.streamId });
+        this.events.remoteStreamEnded?.(remote);
+        continue;
+      }
       const channel = this.channels.get(name);
-      if (!channel || channel.encoder !== session.id) continue;
+      if (!channel || channel.encoder !== session.id || channel.encoderNode !== undefined) continue;
       if (this.options.reassignOnEncoderLoss) {
         const next = this.encoders.acquire();
         if (next !== undefined) {

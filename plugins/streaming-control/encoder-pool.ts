@@ -66,6 +66,15 @@ export class EncoderPool {
     return top.id;
   }
 
+  /** Take one slot on encoder `id` if it has room (a request routed from another coordinator names the encoder). */
+  acquireId(id: number): boolean {
+    const entry = this.entries.get(id);
+    if (!entry || !eligible(entry)) return false;
+    entry.load += 1;
+    this.reposition(entry);
+    return true;
+  }
+
   /** Give a slot back (never below 0). */
   release(id: number): void {
     const entry = this.entries.get(id);

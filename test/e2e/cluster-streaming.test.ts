@@ -120,4 +120,74 @@ describe('streaming on a cluster of coordinators (nats engine)', function () {
     await until(() => pa.ingest.closed && pa.encoder.closed, 5000);
     assert.equal((await fetch(`${b.base}/commands/capacity`, { headers: { authorization: 'Bearer cmd' } })).status, 200, 'the live node goes on');
   });
+
+  it('a publish on one coordinator is encoded by an encoder on another: start, stop, capacity, and either side ending it', async () => {
+    const a = await node('a', 'st3');
+    const b = await node('b', 'st3');
+    const ingest = await ControlPeer.connect(a.base, '/ws/control/rtmp', { 'x-control-auth-token': mintToken(SECRET, { sub: 'rtmp-control' }), 'x-external-ip': '10.0.0.7' });
+    const encoder = await ControlPeer.connect(b.base, '/ws/control/hls', { 'x-control-auth-token': mintToken(SECRET, { sub: 'hls-control' }) });
+    peers.push(ingest, encoder);
+    encoder.send('REGISTER', { Capacity: 2 });
+    const stateA = a.runtime.service('cluster.state');
+    await until(async () => (await stateA.encoders()).length === 1, 5000);
+
+    // A has no encoder: B's takes the stream, and B sends it ENCODE-START with A's ingest server in the source URI.
+    ingest.send('PUBLISH-REQUEST', { 'Request-ID': '1', 'Stream-Channel': 'c1', 'Stream-Key': 'key1' });
+    const start = await encoder.next('ENCODE-START');
+    const accept = await ingest.next('PUBLISH-ACCEPT');
+    assert.equal(start.args['stream-channel'], 'c1');
+    assert.equal(start.args['stream-id'], accept.args['stream-id']);
+    assert.equal(start.args['stream-source-uri'], 'rtmp://10.0.0.7:1935/c1/key1');
+    const claim = await stateA.claimOf('c1');
+    await until(async () => (await stateA.claimOf('c1'))?.encoderNode === 'b', 3000);
+    assert.equal(claim?.node, 'a');
+
+    // PUBLISH-END on A: ENCODE-STOP on B, and the slot is free again.
+    ingest.send('PUBLISH-END', { 'Stream-Channel': 'c1', 'Stream-ID': accept.args['stream-id']! });
+    const stop = await encoder.next('ENCODE-STOP');
+    assert.equal(stop.args['stream-id'], accept.args['stream-id']);
+    await until(() => b.runtime.service('streaming.control').capacity().load === 0, 3000);
+
+    // Capacity 2 is never exceeded: the third publish is denied.
+    const ids: string[] = [];
+    for (const ch of ['c2', 'c3', 'c4']) {
+      ingest.send('PUBLISH-REQUEST', { 'Request-ID': ch, 'Stream-Channel': ch, 'Stream-Key': 'k' });
+      const answer = await ingest.next();
+      if (answer.type === 'PUBLISH-ACCEPT') ids.push(answer.args['stream-id']!);
+      assert.equal(answer.type, ch === 'c4' ? 'PUBLISH-DENY' : 'PUBLISH-ACCEPT', ch);
+    }
+    assert.equal(b.runtime.service('streaming.control').capacity().load, 2);
+
+    // B's encoder closes c2: A kills its publisher, and the channel is free cluster-wide.
+    await encoder.next('ENCODE-START');
+    await encoder.next('ENCODE-START');
+    encoder.send('STREAM-CLOSED', { 'Stream-Channel': 'c2', 'Stream-ID': ids[0]! });
+    const kill = await ingest.next('STREAM-KILL');
+    assert.deepEqual([kill.args['stream-channel'], kill.args['stream-id']], ['c2', ids[0]]);
+    await until(async () => (await stateA.claimOf('c2')) === undefined, 3000);
+
+    // B's encoder leaves: A kills the publisher of c3.
+    encoder.terminate();
+    const kill3 = await ingest.next('STREAM-KILL');
+    assert.deepEqual([kill3.args['stream-channel'], kill3.args['stream-id']], ['c3', ids[1]]);
+    await until(async () => (await stateA.claimOf('c3')) === undefined, 3000);
+  });
+
+  it('the coordinator holding the encoder dies: the survivor kills the publisher it served', async () => {
+    const a = await node('a', 'st4');
+    const b = await node('b', 'st4');
+    const ingest = await ControlPeer.connect(a.base, '/ws/control/wss', { 'x-control-auth-token': mintToken(SECRET, { sub: 'wss-control' }) });
+    const encoder = await ControlPeer.connect(b.base, '/ws/control/hls', { 'x-control-auth-token': mintToken(SECRET, { sub: 'hls-control' }) });
+    peers.push(ingest, encoder);
+    encoder.send('REGISTER', { Capacity: -1 });
+    await until(async () => (await a.runtime.service('cluster.state').encoders()).length === 1, 5000);
+    ingest.send('PUBLISH-REQUEST', { 'Request-ID': '1', 'Stream-Channel': 'far', 'Stream-Key': 'k' });
+    const accept = await ingest.next('PUBLISH-ACCEPT');
+    await until(async () => (await a.runtime.service('cluster.state').claimOf('far'))?.encoderNode === 'b', 3000);
+
+    (b.runtime.service('cluster.state') as unknown as NatsClusterState).pauseHeartbeats(); // B stalls
+    const kill = await ingest.next('STREAM-KILL', 8000);
+    assert.deepEqual([kill.args['stream-channel'], kill.args['stream-id']], ['far', accept.args['stream-id']]);
+    await until(async () => (await a.runtime.service('cluster.state').claimOf('far')) === undefined, 3000);
+  });
 });
