@@ -140,6 +140,8 @@ async function prepare(flags: Flags): Promise<Prepared> {
     config.plugins = [...PLUGIN_SETS[mode.mode]];
     // OpenTelemetry's standard variables turn tracing on (its packages load only then).
     if (tracingRequested(env)) config.plugins.push('tracing');
+    // NATS_URL makes this coordinator one of a cluster (see docs/scale-out.md); the cluster plugin comes first, the others use its state.
+    if (env.NATS_URL) config.plugins.unshift('cluster');
   } else if (Array.isArray(config.plugins)) {
     // Plugins published as packages ('coordinator-plugin-…'), loaded by name.
     config.plugins = await resolvePluginPackages(config.plugins, loaded.filepath);

@@ -7,6 +7,8 @@ import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member } 
 export class EmbeddedClusterState implements ClusterState {
   readonly engine = 'embedded' as const;
   readonly fenced = false;
+  /** One process: callbacks stay in event-callbacks' own SQLite outbox. */
+  readonly eventLog = undefined;
   private readonly channels = new Map<string, ChannelClaim>();
   private readonly encoderRecords = new Map<number, EncoderRecord>();
   private readonly startedAt = Date.now();

@@ -3,10 +3,9 @@
 // engine 'nats': NATS JetStream key-value buckets; the client packages are
 // optional peer dependencies, loaded only then. Provides 'cluster.state'.
 //
-// streaming-control claims its channels through it (one publish per channel
-// across coordinators, close routed to the node holding the publisher, a dead
-// node's channels freed, fencing); encoder choice across nodes and shared
-// callbacks are still to come (see docs/scale-out.md).
+// streaming-control claims its channels and shares its encoders through it;
+// event-callbacks keeps its queue in the engine's event log (nats) or in its
+// own SQLite outbox (embedded).
 
 import { hostname } from 'node:os';
 import { definePlugin } from '../../core/plugin.js';
@@ -34,6 +33,10 @@ export interface ClusterOptions {
   deadAfterMs: number;
   /** NATS connection options passed through (user, pass, token, tls…). */
   connection: Record<string, unknown>;
+  /** Replicas of every bucket and stream the cluster creates (3 on a production NATS cluster of 3). */
+  replicas: number;
+  /** Callbacks, and the guard of a finished stream, are kept in JetStream this long, ms. */
+  eventRetentionMs: number;
 }
 
 const optionsSchema = {
@@ -47,6 +50,8 @@ const optionsSchema = {
     heartbeatMs: { description: "How often a node writes its heartbeat, ms.", type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
     deadAfterMs: { description: "A node whose heartbeat is older than this (by the server's clock) is dead, ms; several heartbeats.", type: 'integer', minimum: 200, maximum: 600_000, default: 4000 },
     connection: { description: "NATS connection options passed through (user, pass, token, tls…).", type: 'object', default: {} },
+    replicas: { description: "Replicas of every bucket and stream the cluster creates (3 on a production NATS cluster of 3 servers).", type: 'integer', minimum: 1, maximum: 5, default: 1 },
+    eventRetentionMs: { description: "Callbacks, and the guard of a finished stream, are kept in JetStream this long, ms; keep it above event-callbacks' deadLetterAfterMs.", type: 'integer', minimum: 60_000, default: 14 * 24 * 3_600_000 },
   },
 };
 
@@ -94,7 +99,7 @@ export const cluster = definePlugin<ClusterOptions>({
         return;
       }
       const { NatsClusterState } = await import('./nats.js');
-      state = await NatsClusterState.open({ servers: options.servers, nodeId, prefix: options.prefix, heartbeatMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, connection: options.connection });
+      state = await NatsClusterState.open({ servers: options.servers, nodeId, prefix: options.prefix, heartbeatMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, connection: options.connection, replicas: options.replicas, eventRetentionMs: options.eventRetentionMs });
       state.onMemberDead((node) => log.warn({ node }, 'cluster member dead (heartbeats stopped); this node cleans up after it'));
       state.onFenced(() => log.error({ node: nodeId }, 'this node was declared dead by the cluster: it stops acting (readiness: not ready)'));
       log.info({ engine: 'nats', node: nodeId, servers: options.servers.length, heartbeatMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs }, 'joined the cluster');

@@ -12,7 +12,8 @@
 // The NATS client packages are optional peer dependencies, imported only here.
 
 import { CoordinatorError } from '../../core/errors.js';
-import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member } from './types.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, EventLog, IngestRecord, Member } from './types.js';
+import { NatsEventLog } from './nats-events.js';
 
 export interface NatsClusterOptions {
   servers: string[];
@@ -24,6 +25,10 @@ export interface NatsClusterOptions {
   deadAfterMs: number;
   /** NATS connection options passed through (user, pass, token, tls…). */
   connection?: Record<string, unknown>;
+  /** Replicas of every bucket and stream (3 on a production NATS cluster). */
+  replicas?: number;
+  /** Callbacks (and a finished stream's guard) are kept this long, ms. */
+  eventRetentionMs?: number;
 }
 
 interface MsgLike { subject: string; data: Uint8Array; string(): string; respond(data: string): boolean }
@@ -89,6 +94,7 @@ export class NatsClusterState implements ClusterState {
   ) {}
 
   slot = 0;
+  eventLog: (EventLog & { tick(): void; stop(): Promise<void> }) | undefined;
 
   static async open(options: NatsClusterOptions): Promise<NatsClusterState> {
     if (!NODE_ID.test(options.nodeId)) throw new CoordinatorError('ERR_CONFIG', `cluster.nodeId must be 1–64 letters, digits, '_' or '-', got ${JSON.stringify(options.nodeId)}`);
@@ -100,15 +106,22 @@ export class NatsClusterState implements ClusterState {
       const bucket = async (name: string): Promise<KvLike> => {
         for (let attempt = 0; ; attempt += 1) {
           try {
-            return await kvm.create(`${options.prefix}_${name}`, { history: 1 }) as unknown as KvLike;
+            return await kvm.create(`${options.prefix}_${name}`, { history: 1, replicas: options.replicas ?? 1 }) as unknown as KvLike;
           } catch (err) {
             if (attempt >= 5 || !/overlap|already in use|exists/i.test((err as Error).message)) throw err;
             await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
           }
         }
       };
-      const [channels, encoders, members, reaper, ingests, slots] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper'), bucket('ingests'), bucket('slots')]);
+      const [channels, encoders, members, reaper, ingests, slots, deliverer] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper'), bucket('ingests'), bucket('slots'), bucket('deliverer')]);
       const state = new NatsClusterState(options, nc as unknown as NcLike, channels, encoders, members, reaper, ingests, slots);
+      state.eventLog = await NatsEventLog.open({
+        nc, prefix: options.prefix, nodeId: options.nodeId, delivererKv: deliverer, replicas: options.replicas ?? 1,
+        retentionMs: options.eventRetentionMs ?? 7 * 24 * 3_600_000,
+        isMember: async (node) => present(await members.get(node)),
+        live: () => state.live(),
+        isConflict,
+      });
       await state.takeSlot();
       state.listen();
       // The server has our subscription before anyone can route to us.
@@ -127,6 +140,11 @@ export class NatsClusterState implements ClusterState {
 
   get fenced(): boolean {
     return this.fencedNow;
+  }
+
+  /** This node may act: not fenced, not leaving, and its last heartbeat was written within the death timeout. */
+  live(): boolean {
+    return !this.fencedNow && !this.closing && Date.now() - this.lastBeatOk < this.options.deadAfterMs;
   }
 
   private assertLive(): void {
@@ -337,6 +355,7 @@ export class NatsClusterState implements ClusterState {
     try {
       this.revision = await this.membersKv.update(this.nodeId, JSON.stringify({ node: this.nodeId, startedAt: this.startedAt }), this.revision);
       this.lastBeatOk = Date.now();
+      this.eventLog?.tick();
     } catch (err) {
       // Someone deleted our key (we were declared dead), or NATS has been out of reach too long: stop acting.
       if (isConflict(err) || Date.now() - this.lastBeatOk > this.options.deadAfterMs) this.fence();
@@ -349,6 +368,7 @@ export class NatsClusterState implements ClusterState {
     if (this.fencedNow) return;
     this.fencedNow = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.eventLog?.tick(); // no longer live: stops delivering callbacks
     for (const listener of this.fencedListeners) {
       try { listener(); } catch { /* a listener's failure does not stop the others */ }
     }
@@ -413,6 +433,7 @@ export class NatsClusterState implements ClusterState {
    * then the connection drains.
    */
   async close(): Promise<void> {
+    await this.eventLog?.stop();
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.beating;

@@ -39,6 +39,63 @@ export interface Member {
   startedAt: number;
 }
 
+export type LoggedEventType = 'stream-available' | 'stream-closed';
+
+/** One application callback as the cluster's event log holds it. */
+export interface LoggedEvent {
+  /** Stable across retries and redeliveries (x-delivery-id); also the log's message id. */
+  deliveryId: string;
+  channel: string;
+  streamId: string;
+  /** Per-stream sequence number (x-event-sequence), from 1. */
+  seq: number;
+  type: LoggedEventType;
+  /** Event headers (x-…), without Authorization or signature. */
+  headers: Record<string, string>;
+  createdAt: number;
+}
+
+/**
+ * The cluster's durable, per-stream ordered queue of application callbacks
+ * (the nats engine: a JetStream stream). Every node appends; one node at a
+ * time (the deliverer) consumes, and another takes over from where it had
+ * got to when it dies.
+ */
+export interface EventLog {
+  /**
+   * Append an event to its stream's queue: the guard (stream-closed once per
+   * stream, and only after a stream-available), the per-stream sequence
+   * number and the enqueue are one atomic append. Resolves once stored;
+   * undefined when the guard refuses the event.
+   */
+  append(type: LoggedEventType, channel: string, streamId: string, headers: Record<string, string>): Promise<LoggedEvent | undefined>;
+  /**
+   * Deliver events while this node is the deliverer: `deliver` is called for
+   * each event, in order per stream, for at most `concurrency` streams at
+   * once, and resolves once the event is delivered or dead-lettered; it
+   * should give up (reject) when `current()` turns false (another node took over).
+   */
+  consume(deliver: (event: LoggedEvent, current: () => boolean) => Promise<void>, options: { concurrency: number }): void;
+  /** Keep an event that cannot be delivered, counted, until reviveDeadLetters. */
+  deadLetter(event: LoggedEvent, error: string): Promise<void>;
+  /** Dead letters back into their streams' queues (oldest first), with their delivery id and sequence number. */
+  reviveDeadLetters(limit: number): Promise<number>;
+  /** What the log holds (refreshed in the background: readable at once). */
+  stats(): EventLogStats;
+  /** Stop consuming (deliveries under way finish or give up). */
+  stop(): Promise<void>;
+}
+
+export interface EventLogStats {
+  /** Events appended and not yet delivered (at most; purged ones are counted until the floor passes them). */
+  depth: number;
+  deadLetters: number;
+  /** The node delivering callbacks now ('' when none). */
+  deliverer: string;
+  /** Events this node holds in memory while delivering. */
+  inMemory: number;
+}
+
 export interface ClusterState {
   readonly engine: 'embedded' | 'nats';
   readonly nodeId: string;
@@ -81,6 +138,8 @@ export interface ClusterState {
   request(node: string, topic: string, body: unknown, timeoutMs?: number): Promise<unknown>;
   /** Answer the requests of `topic` sent to this node. */
   handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void;
+  /** The cluster's callback queue (the nats engine); undefined on the embedded engine, whose callbacks live in event-callbacks' own outbox. */
+  readonly eventLog: EventLog | undefined;
   /** True once this node is fenced. */
   readonly fenced: boolean;
   close(): Promise<void>;

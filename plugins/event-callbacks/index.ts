@@ -13,6 +13,8 @@ import type { Env } from '../shared/env.js';
 import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
 import { traceHeaders } from '../../core/trace-context.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
+import { ClusterDelivery } from './cluster-delivery.js';
+import type { EventLog } from '../cluster/types.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
 export const EVENT_CALLBACKS_SERVICE = 'event-callbacks';
@@ -80,8 +82,8 @@ export interface EventCallbacksService {
   stats(): EventCallbacksStats;
   /** One stream's delivery state (null while the outbox is closed or unreadable). */
   streamState(channel: string, streamId: string): StreamDeliveryState | null;
-  /** Move dead-lettered callbacks (oldest first, at most `limit`) back into the outbox to be sent again; returns how many. */
-  retryDeadLetters(limit?: number): number;
+  /** Move dead-lettered callbacks (oldest first, at most `limit`) back into the outbox to be sent again; resolves to how many. */
+  retryDeadLetters(limit?: number): Promise<number>;
   /** Resolves when the outbox is empty (or after timeoutMs); for tests and drain. */
   idle(timeoutMs: number): Promise<boolean>;
 }
@@ -186,7 +188,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       for (const w of waiters) w();
     }
 
-    async function post(row: OutboxRow): Promise<void> {
+    async function post(row: Pick<OutboxRow, 'deliveryId' | 'seq' | 'type' | 'channel' | 'streamId' | 'headers' | 'createdAt'>): Promise<void> {
       const headers: Record<string, string> = {
         ...headerSafe(row.headers),
         'x-delivery-id': row.deliveryId,
@@ -455,6 +457,10 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (event.type === STREAM_AVAILABLE) pending = { type: STREAM_AVAILABLE, data: event.data as unknown as StreamAvailableEvent };
       else if (event.type === STREAM_CLOSED) pending = { type: STREAM_CLOSED, data: event.data as unknown as StreamClosedEvent };
       else return undefined;
+      if (cluster) {
+        const headers = pending.type === STREAM_AVAILABLE ? availableHeaders(pending.data) : closedHeaders(pending.data);
+        return cluster.append(pending.type === STREAM_AVAILABLE ? 'stream-available' : 'stream-closed', pending.data.channel, pending.data.streamId, headers);
+      }
       if (!outbox) return undefined;
       group.push(pending);
       groupWritten ??= new Promise<void>((resolve) => {
@@ -482,8 +488,24 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       log.info({ file: legacy, streams: count }, 'imported the original coordinator active streams');
     }
 
+    // On a cluster (the cluster plugin's nats engine) the queue is the cluster's event log (see cluster-delivery.ts).
+    let cluster: ClusterDelivery | undefined;
+    function clusterEventLog(): EventLog | undefined {
+      const state = api.runtime.optionalService('cluster.state');
+      if (!state) return undefined;
+      try {
+        return state.eventLog;
+      } catch {
+        throw new CoordinatorError('ERR_CONFIG', 'the cluster plugin must be registered before event-callbacks (list it first in plugins)');
+      }
+    }
+
     api.provide(EVENT_CALLBACKS_SERVICE, {
       stats: () => {
+        if (cluster) {
+          const shared = cluster.stats();
+          return { depth: shared.depth, oldestAgeMs: 0, deadLetters: shared.deadLetters, delivered: cluster.delivered, retries: cluster.retries, inFlight: cluster.posting, unstored: cluster.unstoredCount, storeFailures: cluster.storeFailures, lost: cluster.lost };
+        }
         let stored = { depth: 0, oldestAgeMs: 0, deadLetters: 0 };
         try {
           if (outbox) stored = outbox.stats();
@@ -493,6 +515,10 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         return { ...stored, delivered, retries, inFlight: posting, unstored: unstored.length, storeFailures, lost };
       },
       streamState(channel, streamId) {
+        if (cluster) {
+          const done = deliveredPerStream.get(streamKeyOf(channel, streamId));
+          return { pending: 0, attempts: 0, nextAttemptAt: null, lastError: null, deadLetters: 0, delivered: done?.count ?? 0, lastDeliveredAt: done?.at ?? null };
+        }
         if (!outbox) return null;
         try {
           const done = deliveredPerStream.get(streamKeyOf(channel, streamId));
@@ -501,7 +527,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           return null;
         }
       },
-      retryDeadLetters(limit = 10_000) {
+      async retryDeadLetters(limit = 10_000) {
+        if (cluster) {
+          const moved = await cluster.reviveDeadLetters(limit);
+          if (moved > 0) log.info({ callbacks: moved }, 'dead-lettered callbacks queued again');
+          return moved;
+        }
         if (!outbox) throw new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)');
         const moved = outbox.reviveDeadLetters(limit);
         if (moved > 0) {
@@ -511,14 +542,32 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         return moved;
       },
       idle: (timeoutMs) => new Promise((resolve) => {
+        if (cluster) {
+          const t0 = Date.now();
+          const poll = () => {
+            if (cluster?.idle) resolve(true);
+            else if (Date.now() - t0 >= timeoutMs) resolve(false);
+            else setTimeout(poll, 20);
+          };
+          poll();
+          return;
+        }
         const t = setTimeout(() => resolve(false), timeoutMs);
         idleWaiters.push(() => { clearTimeout(t); resolve(true); });
         notifyIdle();
       }),
     });
 
-    api.readiness(() => outbox !== undefined && unstored.length === 0);
+    api.readiness(() => (cluster ? cluster.unstoredCount === 0 : outbox !== undefined && unstored.length === 0));
     api.onStart(() => {
+      const eventLog = clusterEventLog();
+      if (eventLog) {
+        cluster = new ClusterDelivery(eventLog, options, { post, permanent, delivered: (event) => noteDelivered(streamKeyOf(event.channel, event.streamId)) }, log);
+        cluster.start();
+        if (!options.url) log.warn('EVENT_CALLBACK_URL is not set: stream events are not sent to any application');
+        log.info({ queue: 'cluster event log', signed: options.signingSecrets.length > 0 }, 'callbacks go through the cluster\'s event log');
+        return;
+      }
       outbox = new Outbox(file, { maxBytes: options.maxDatabaseBytes });
       importLegacy(outbox);
       outbox.pruneGuards(Date.now() - options.deadLetterAfterMs);
@@ -535,6 +584,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       pump();
     });
     api.onStop(async () => {
+      if (cluster) {
+        await cluster.stop();
+        cluster = undefined;
+        await agent.close();
+        return;
+      }
       running = false;
       if (timer) clearTimeout(timer);
       if (storeTimer) clearTimeout(storeTimer);

@@ -20,7 +20,7 @@ interface Outcome {
   result: string;
 }
 
-type Action = (runtime: Coordinator, input: Record<string, unknown>) => Outcome;
+type Action = (runtime: Coordinator, input: Record<string, unknown>) => Outcome | Promise<Outcome>;
 
 const fail = (status: number, code: string, error: string, target = ''): Outcome => ({ status, body: { code, error }, target, result: code });
 
@@ -45,10 +45,10 @@ export const ACTIONS: Record<string, Action> = {
     if (!streaming.drainEncoder(id, draining)) return fail(404, 'ERR_NOT_FOUND', `no encoder ${id}`, target);
     return { status: 200, body: { ok: true, message: draining ? `encoder ${id} takes no new streams` : `encoder ${id} takes streams again` }, target, result: 'ok' };
   },
-  'retry-dead-letters'(runtime) {
+  async 'retry-dead-letters'(runtime) {
     const callbacks = runtime.optionalService('event-callbacks');
     if (!callbacks) return fail(404, 'ERR_SERVICE_MISSING', 'event-callbacks is not configured');
-    const moved = callbacks.retryDeadLetters();
+    const moved = await callbacks.retryDeadLetters();
     return { status: 200, body: { ok: true, moved, message: `${moved} callback(s) queued again` }, target: 'dead letters', result: `ok (${moved})` };
   },
 };
@@ -96,7 +96,7 @@ export function actionHandler(runtime: Coordinator, sessions: SessionStore, audi
     if (input === 'bad') return reply(res, 400, { code: 'ERR_BAD_REQUEST', error: 'the body must be a JSON object' });
     let outcome: Outcome;
     try {
-      outcome = action(runtime, input);
+      outcome = await action(runtime, input);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERR_ACTION_FAILED';
       outcome = fail(503, code, (err as Error).message);
