@@ -59,6 +59,8 @@ export interface NatsEventLogDeps {
 const MAX_IN_MEMORY = 10_000;
 const APPEND_TRIES = 50;
 const DELIVERER_KEY = 'deliverer';
+/** How soon after a delivery the floor is written, ms. */
+const FLOOR_WRITE_DELAY_MS = 10;
 
 type Js = {
   publish(subject: string, data: string, opts: { msgID: string; expect?: { lastSubjectSequence: number } }): Promise<{ seq: number }>;
@@ -247,8 +249,6 @@ export class NatsEventLog implements EventLog {
     if (!this.current(term)) return;
     const messages = await consumer.consume({ max_messages: 256 });
     this.messages = messages;
-    this.floorTimer = setInterval(() => void this.writeFloor(term), 250);
-    this.floorTimer.unref();
     void (async () => {
       for await (const message of messages) {
         if (!this.current(term)) break;
@@ -298,6 +298,7 @@ export class NatsEventLog implements EventLog {
       }
       queue.shift();
       this.outstanding.delete(seq);
+      this.floorSoon(term);
       if (this.roomWaiter && this.outstanding.size < MAX_IN_MEMORY / 2) {
         this.roomWaiter();
         this.roomWaiter = undefined;
@@ -313,7 +314,29 @@ export class NatsEventLog implements EventLog {
     this.pump();
   }
 
-  private async writeFloor(term: number): Promise<void> {
+  /**
+   * Write the floor shortly after deliveries (the deliveries of a few
+   * milliseconds share one write): what a successor delivers again after a
+   * crash is what was delivered since the last write.
+   */
+  private floorSoon(term: number): void {
+    if (this.floorTimer) return;
+    this.floorTimer = setTimeout(() => {
+      this.floorTimer = undefined;
+      void this.writeFloor(term);
+    }, FLOOR_WRITE_DELAY_MS);
+    this.floorTimer.unref();
+  }
+
+  /** One floor write at a time (each writes on the revision the previous one returned). */
+  private floorWrite: Promise<void> = Promise.resolve();
+
+  private writeFloor(term: number): Promise<void> {
+    this.floorWrite = this.floorWrite.then(() => this.writeFloorNow(term));
+    return this.floorWrite;
+  }
+
+  private async writeFloorNow(term: number): Promise<void> {
     if (!this.current(term)) return;
     let floor = this.lastReceived;
     for (const seq of this.outstanding) if (seq - 1 < floor) floor = seq - 1;
@@ -330,7 +353,7 @@ export class NatsEventLog implements EventLog {
     if (!this.leading) return;
     this.leading = false;
     this.term += 1;
-    if (this.floorTimer) clearInterval(this.floorTimer);
+    if (this.floorTimer) clearTimeout(this.floorTimer);
     this.floorTimer = undefined;
     this.messages?.stop();
     this.messages = undefined;
