@@ -99,7 +99,9 @@ export class NatsEventLog implements EventLog {
   private readonly activeStreams = new Set<string>();
   private roomWaiter: (() => void) | undefined;
   private tickRunning = false;
-  private cachedStats: EventLogStats = { depth: 0, deadLetters: 0, deliverer: '', inMemory: 0 };
+  private cachedStats: EventLogStats = { depth: 0, deadLetters: 0, deliverer: '', inMemory: 0, received: 0 };
+  /** The highest position this node has seen (its appends, the stream's state). */
+  private lastKnownSeq = 0;
 
   private constructor(private readonly deps: NatsEventLogDeps, private readonly js: Js, private readonly jsm: Jsm, private readonly policy: { StartSequence: string }) {
     this.stream = `${deps.prefix}_callbacks`;
@@ -154,8 +156,9 @@ export class NatsEventLog implements EventLog {
         nextSeq: seq + 1, announced: (prev?.announced ?? false) || type === 'stream-available', closed: (prev?.closed ?? false) || type === 'stream-closed',
       };
       try {
-        await this.js.publish(subject, JSON.stringify(stored), { msgID: deliveryId, expect: { lastSubjectSequence: lastSeq } });
-        return strip(stored);
+        const ack = await this.js.publish(subject, JSON.stringify(stored), { msgID: deliveryId, expect: { lastSubjectSequence: lastSeq } });
+        if (ack.seq > this.lastKnownSeq) this.lastKnownSeq = ack.seq;
+        return { ...strip(stored), position: ack.seq };
       } catch (err) {
         if (!this.deps.isConflict(err)) throw err;
         // Another append won the race: read the guard again.
@@ -166,6 +169,7 @@ export class NatsEventLog implements EventLog {
 
   async deadLetter(event: LoggedEvent, error: string): Promise<void> {
     await this.js.publish(this.subject(event.channel, event.streamId, true), JSON.stringify({ ...event, error: error.slice(0, 500), diedAt: Date.now() }), { msgID: `${event.deliveryId}.dead` });
+    this.cachedStats.deadLetters += 1;
   }
 
   async reviveDeadLetters(limit: number): Promise<number> {
@@ -187,6 +191,7 @@ export class NatsEventLog implements EventLog {
         }
       }
       await this.jsm.streams.deleteMessage(this.deadStream, message.seq);
+      this.cachedStats.deadLetters = Math.max(0, this.cachedStats.deadLetters - 1);
       moved += 1;
       if (moved >= limit) break;
     }
@@ -338,8 +343,7 @@ export class NatsEventLog implements EventLog {
 
   private async writeFloorNow(term: number): Promise<void> {
     if (!this.current(term)) return;
-    let floor = this.lastReceived;
-    for (const seq of this.outstanding) if (seq - 1 < floor) floor = seq - 1;
+    const floor = this.currentFloor();
     if (floor <= this.writtenFloor) return;
     try {
       this.revision = await this.deps.delivererKv.update(DELIVERER_KEY, JSON.stringify({ node: this.deps.nodeId, floor }), this.revision);
@@ -366,16 +370,32 @@ export class NatsEventLog implements EventLog {
 
   // ------------------------------------------------------------- state
 
+  async deliveredThrough(): Promise<number> {
+    if (this.leading) return this.currentFloor();
+    const entry = await this.deps.delivererKv.get(DELIVERER_KEY);
+    return entry && entry.operation === 'PUT' ? (JSON.parse(entry.string()) as { floor: number }).floor : 0;
+  }
+
+  /** Every position at or below this was delivered or dead-lettered (while delivering). */
+  private currentFloor(): number {
+    let floor = this.lastReceived;
+    for (const seq of this.outstanding) if (seq - 1 < floor) floor = seq - 1;
+    return floor;
+  }
+
   stats(): EventLogStats {
-    return { ...this.cachedStats, inMemory: this.outstanding.size };
+    if (!this.leading) return { ...this.cachedStats, inMemory: 0, received: 0 };
+    // Delivering: what is held in memory, and what was appended beyond what has been read.
+    return { ...this.cachedStats, depth: this.outstanding.size + Math.max(0, this.lastKnownSeq - this.lastReceived), inMemory: this.outstanding.size, received: this.lastReceived };
   }
 
   private async refreshStats(): Promise<void> {
     try {
       const [info, dead, entry] = await Promise.all([this.jsm.streams.info(this.stream), this.jsm.streams.info(this.deadStream), this.deps.delivererKv.get(DELIVERER_KEY)]);
       const held = entry && entry.operation === 'PUT' ? JSON.parse(entry.string()) as { node: string; floor: number } : { node: '', floor: 0 };
-      const floor = this.leading ? Math.min(this.lastReceived, ...[...this.outstanding].map((s) => s - 1)) : held.floor;
-      this.cachedStats = { depth: Math.max(0, info.state.last_seq - floor), deadLetters: dead.state.messages, deliverer: held.node, inMemory: this.outstanding.size };
+      const floor = this.leading ? this.currentFloor() : held.floor;
+      if (info.state.last_seq > this.lastKnownSeq) this.lastKnownSeq = info.state.last_seq;
+      this.cachedStats = { depth: Math.max(0, info.state.last_seq - floor), deadLetters: dead.state.messages, deliverer: held.node, inMemory: this.outstanding.size, received: this.lastReceived };
     } catch {
       // NATS out of reach: the last known figures stay
     }

@@ -53,6 +53,8 @@ export interface LoggedEvent {
   /** Event headers (x-…), without Authorization or signature. */
   headers: Record<string, string>;
   createdAt: number;
+  /** Where the event sits in the log (rising with each append), when known. */
+  position?: number;
 }
 
 /**
@@ -80,6 +82,8 @@ export interface EventLog {
   deadLetter(event: LoggedEvent, error: string): Promise<void>;
   /** Dead letters back into their streams' queues (oldest first), with their delivery id and sequence number. */
   reviveDeadLetters(limit: number): Promise<number>;
+  /** The position through which every event has been delivered or dead-lettered, cluster-wide (the deliverer's floor). */
+  deliveredThrough(): Promise<number>;
   /** What the log holds (refreshed in the background: readable at once). */
   stats(): EventLogStats;
   /** Stop consuming (deliveries under way finish or give up). */
@@ -94,6 +98,8 @@ export interface EventLogStats {
   deliverer: string;
   /** Events this node holds in memory while delivering. */
   inMemory: number;
+  /** The last position this node has read while delivering (0: not delivering). */
+  received: number;
 }
 
 export interface ClusterState {

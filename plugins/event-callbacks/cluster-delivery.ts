@@ -81,9 +81,16 @@ export class ClusterDelivery {
     });
   }
 
+  /** The highest log position this node appended. */
+  private appendedThrough = 0;
+
+  private noteAppended(event: LoggedEvent | undefined): void {
+    if (event?.position !== undefined && event.position > this.appendedThrough) this.appendedThrough = event.position;
+  }
+
   private async store(pending: Pending): Promise<void> {
     try {
-      await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers);
+      this.noteAppended(await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers));
       pending.resolve();
       if (this.backoffMs > 0) {
         this.backoffMs = 0;
@@ -116,7 +123,7 @@ export class ClusterDelivery {
     while (this.unstored.length > 0 && this.running) {
       const pending = this.unstored[0]!;
       try {
-        await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers);
+        this.noteAppended(await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers));
       } catch (err) {
         this.storeFailures += 1;
         this.backoffMs = Math.min(5_000, Math.max(100, this.backoffMs * 2));
@@ -186,9 +193,10 @@ export class ClusterDelivery {
     return this.eventLog.reviveDeadLetters(limit);
   }
 
-  /** Nothing waits in memory or is being appended, and this node holds no undelivered event. */
-  get idle(): boolean {
-    return this.unstored.length === 0 && this.appending === 0 && this.eventLog.stats().inMemory === 0 && this.posting === 0;
+  /** Nothing waits in memory or is being appended here, and everything this node appended has been delivered (by whichever node delivers). */
+  async idle(): Promise<boolean> {
+    if (this.unstored.length > 0 || this.appending > 0) return false;
+    return (await this.eventLog.deliveredThrough().catch(() => 0)) >= this.appendedThrough;
   }
 
   async stop(): Promise<void> {

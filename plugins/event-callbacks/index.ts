@@ -544,12 +544,12 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       idle: (timeoutMs) => new Promise((resolve) => {
         if (cluster) {
           const t0 = Date.now();
-          const poll = () => {
-            if (cluster?.idle) resolve(true);
+          const poll = async () => {
+            if (await cluster?.idle()) resolve(true);
             else if (Date.now() - t0 >= timeoutMs) resolve(false);
-            else setTimeout(poll, 20);
+            else setTimeout(() => void poll(), 20);
           };
-          poll();
+          void poll();
           return;
         }
         const t = setTimeout(() => resolve(false), timeoutMs);

@@ -152,7 +152,7 @@ describe('event callbacks against a real local application', function () {
     assert.ok(!verifySignature(header, ['wrong-secret-0123456789'], deliveryId, call.body));
   });
 
-  it('imports the original active_streams.txt once; its streams get stream-closed', async () => {
+  it('[embedded outbox] imports the original active_streams.txt once; its streams get stream-closed', async () => {
     const legacy = path.join(dataDir, 'active_streams.txt');
     writeFileSync(legacy, 'chX:abc\nbroken\n\n');
     await start({}, { importActiveStreamsFile: legacy });
