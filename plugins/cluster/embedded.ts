@@ -2,7 +2,7 @@
 // no dependency; what the coordinator did before scale-out existed.
 
 import { CoordinatorError } from '../../core/errors.js';
-import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member } from './types.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, IngestRecord, Member, TaskPeer } from './types.js';
 
 export class EmbeddedClusterState implements ClusterState {
   readonly engine = 'embedded' as const;
@@ -85,6 +85,14 @@ export class EmbeddedClusterState implements ClusterState {
 
   handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void {
     this.handlers.set(topic, handler);
+  }
+
+  async advertiseTasks(): Promise<void> {
+    // One process: no other node to forward to.
+  }
+
+  async taskPeers(): Promise<TaskPeer[]> {
+    return [];
   }
 
   onMemberDead(): void {

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { definePlugin } from '../../core/plugin.js';
 import type { Env } from '../shared/env.js';
 import { EmbeddedClusterState } from './embedded.js';
+import { TaskRegistry } from './task-registry.js';
 import type { ClusterState } from './types.js';
 
 export type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
@@ -37,6 +38,10 @@ export interface ClusterOptions {
   replicas: number;
   /** Callbacks, and the guard of a finished stream, are kept in JetStream this long, ms. */
   eventRetentionMs: number;
+  /** Advertise the acomm tasks this node's providers serve, and forward requests for tasks served only elsewhere (needs unix-transport and http-ingress). */
+  shareTasks: boolean;
+  /** Where other coordinators reach this one's HTTP ingress (COORDINATOR_ADVERTISE_URL); default the HTTP server's own URL. */
+  advertiseUrl: string;
 }
 
 const optionsSchema = {
@@ -51,6 +56,8 @@ const optionsSchema = {
     deadAfterMs: { description: "A node whose heartbeat is older than this (by the server's clock) is dead, ms; several heartbeats.", type: 'integer', minimum: 200, maximum: 600_000, default: 4000 },
     connection: { description: "NATS connection options passed through (user, pass, token, tls…).", type: 'object', default: {} },
     replicas: { description: "Replicas of every bucket and stream the cluster creates (3 on a production NATS cluster of 3 servers).", type: 'integer', minimum: 1, maximum: 5, default: 1 },
+    shareTasks: { description: "Advertise the acomm tasks this node's providers serve, and forward requests for tasks served only on other coordinators (needs unix-transport and http-ingress).", type: 'boolean', default: true },
+    advertiseUrl: { description: "Where other coordinators reach this one's HTTP ingress (COORDINATOR_ADVERTISE_URL); default the HTTP server's own URL (set it when listening on every interface).", type: 'string', pattern: '^(https?://.*)?$', default: '' },
     eventRetentionMs: { description: "Callbacks, and the guard of a finished stream, are kept in JetStream this long, ms; keep it above event-callbacks' deadLetterAfterMs.", type: 'integer', minimum: 60_000, default: 14 * 24 * 3_600_000 },
   },
 };
@@ -63,6 +70,7 @@ export function clusterEnv(env: Env): Partial<ClusterOptions> {
     out.servers = env.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
   }
   if (env.COORDINATOR_NODE_ID) out.nodeId = env.COORDINATOR_NODE_ID;
+  if (env.COORDINATOR_ADVERTISE_URL) out.advertiseUrl = env.COORDINATOR_ADVERTISE_URL;
   return out;
 }
 
@@ -93,6 +101,34 @@ export const cluster = definePlugin<ClusterOptions>({
       },
     }));
     api.readiness(() => state !== undefined && !state.fenced);
+
+    // acomm: a request for a task no local provider serves goes to a node that advertises it (after unix-transport found none).
+    let registry: TaskRegistry | undefined;
+    if (options.engine === 'nats' && options.shareTasks) {
+      api.hooks.resolveProvider.tapPromise({ name: PLUGIN_NAME, stage: 10 }, async (request, ctx) => {
+        if (!registry || request.taskURL || !request.task) return undefined;
+        // Already forwarded to us by another coordinator (its answer goes to its /proxy): never forwarded again.
+        if (ctx.origin === 'http' && request.responseHook?.pathname === '/proxy') return undefined;
+        return registry.resolve(request);
+      });
+      api.onReady(() => {
+        const { runtime } = api;
+        const unix = runtime.optionalService('unix.transport');
+        const federation = runtime.optionalService('http-ingress.federation');
+        const httpServer = runtime.optionalService('http.server');
+        if (!unix || !federation || !httpServer || !state) return;
+        registry = new TaskRegistry({
+          state,
+          localTasks: async () => (await unix.tasks()).map((t) => t.task),
+          forwarder: (url) => federation.forwarder(url),
+          url: options.advertiseUrl || `${httpServer.baseUrl()}/`,
+          intervalMs: options.heartbeatMs,
+          log,
+        });
+        registry.start();
+      });
+      api.onDrain(() => registry?.stop());
+    }
     api.onStart(async () => {
       if (options.engine === 'embedded') {
         state = new EmbeddedClusterState(nodeId);

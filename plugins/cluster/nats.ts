@@ -12,7 +12,7 @@
 // The NATS client packages are optional peer dependencies, imported only here.
 
 import { CoordinatorError } from '../../core/errors.js';
-import type { ChannelClaim, ClusterState, EncoderRecord, EventLog, IngestRecord, Member } from './types.js';
+import type { ChannelClaim, ClusterState, EncoderRecord, EventLog, IngestRecord, Member, TaskPeer } from './types.js';
 import { NatsEventLog } from './nats-events.js';
 
 export interface NatsClusterOptions {
@@ -103,18 +103,21 @@ export class NatsClusterState implements ClusterState {
     try {
       const kvm = new Kvm(nc);
       // Nodes starting at once race to create the buckets; the loser of that race opens what the winner made.
-      const bucket = async (name: string): Promise<KvLike> => {
+      const bucket = async (name: string, ttl?: number): Promise<KvLike> => {
         for (let attempt = 0; ; attempt += 1) {
           try {
-            return await kvm.create(`${options.prefix}_${name}`, { history: 1, replicas: options.replicas ?? 1 }) as unknown as KvLike;
+            return await kvm.create(`${options.prefix}_${name}`, { history: 1, replicas: options.replicas ?? 1, ...(ttl ? { ttl } : {}) }) as unknown as KvLike;
           } catch (err) {
             if (attempt >= 5 || !/overlap|already in use|exists/i.test((err as Error).message)) throw err;
             await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
           }
         }
       };
-      const [channels, encoders, members, reaper, ingests, slots, deliverer] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper'), bucket('ingests'), bucket('slots'), bucket('deliverer')]);
+      // A task advertisement is a lease: it lapses unless its node rewrites it (every heartbeat).
+      const taskLeaseMs = Math.max(options.deadAfterMs, options.heartbeatMs * 3);
+      const [channels, encoders, members, reaper, ingests, slots, deliverer, tasks] = await Promise.all([bucket('channels'), bucket('encoders'), bucket('members'), bucket('reaper'), bucket('ingests'), bucket('slots'), bucket('deliverer'), bucket('tasks', taskLeaseMs)]);
       const state = new NatsClusterState(options, nc as unknown as NcLike, channels, encoders, members, reaper, ingests, slots);
+      state.tasksKv = tasks;
       state.eventLog = await NatsEventLog.open({
         nc, prefix: options.prefix, nodeId: options.nodeId, delivererKv: deliverer, replicas: options.replicas ?? 1,
         retentionMs: options.eventRetentionMs ?? 7 * 24 * 3_600_000,
@@ -302,6 +305,26 @@ export class NatsClusterState implements ClusterState {
     return this.values<IngestRecord>(this.ingestsKv);
   }
 
+  // ------------------------------------------------------------- tasks served (acomm federation)
+
+  tasksKv: KvLike | undefined;
+  private advertised: string | undefined;
+
+  async advertiseTasks(url: string, tasks: string[]): Promise<void> {
+    this.advertised = JSON.stringify({ node: this.nodeId, url, tasks });
+    await this.writeAdvertisement();
+  }
+
+  private async writeAdvertisement(): Promise<void> {
+    if (!this.advertised || !this.tasksKv || !this.live()) return;
+    await this.tasksKv.put(this.nodeId, this.advertised);
+  }
+
+  async taskPeers(): Promise<TaskPeer[]> {
+    if (!this.tasksKv) return [];
+    return (await this.values<TaskPeer>(this.tasksKv)).filter((p) => p.node !== this.nodeId);
+  }
+
   /** The first free slot number, taken by a create (two nodes never hold one slot). */
   private async takeSlot(): Promise<void> {
     for (let slot = 1; slot <= 4095; slot += 1) {
@@ -318,6 +341,7 @@ export class NatsClusterState implements ClusterState {
 
   /** What a node wrote about itself (encoders, ingest sessions, its slot), removed once it is gone. */
   private async forget(node: string): Promise<void> {
+    await this.tasksKv?.delete(node).catch(() => undefined);
     for (const kv of [this.encodersKv, this.ingestsKv]) {
       for await (const key of await kv.keys(`${node}.>`)) await kv.delete(key).catch(() => undefined);
     }
@@ -356,6 +380,7 @@ export class NatsClusterState implements ClusterState {
       this.revision = await this.membersKv.update(this.nodeId, JSON.stringify({ node: this.nodeId, startedAt: this.startedAt }), this.revision);
       this.lastBeatOk = Date.now();
       this.eventLog?.tick();
+      void this.writeAdvertisement().catch(() => undefined);
     } catch (err) {
       // Someone deleted our key (we were declared dead), or NATS has been out of reach too long: stop acting.
       if (isConflict(err) || Date.now() - this.lastBeatOk > this.options.deadAfterMs) this.fence();
@@ -442,6 +467,7 @@ export class NatsClusterState implements ClusterState {
         if (claim.node === this.nodeId) await this.release(claim.channel, claim.streamId).catch(() => false);
       }
       await this.forget(this.nodeId).catch(() => undefined);
+      await this.tasksKv?.delete(this.nodeId).catch(() => undefined);
       await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
     }
     await this.nc.drain().catch(() => this.nc.close());

@@ -34,6 +34,14 @@ export interface IngestRecord {
   serverType: string;
 }
 
+/** A coordinator that serves tasks with its own providers, and where other coordinators forward requests for them. */
+export interface TaskPeer {
+  node: string;
+  /** Its HTTP ingress (a federation taskURL). */
+  url: string;
+  tasks: string[];
+}
+
 export interface Member {
   node: string;
   startedAt: number;
@@ -144,6 +152,10 @@ export interface ClusterState {
   request(node: string, topic: string, body: unknown, timeoutMs?: number): Promise<unknown>;
   /** Answer the requests of `topic` sent to this node. */
   handle(topic: string, handler: (body: unknown) => unknown | Promise<unknown>): void;
+  /** Tell the cluster which tasks this node serves and where (a lease: rewritten periodically, gone when it stops or dies). */
+  advertiseTasks(url: string, tasks: string[]): Promise<void>;
+  /** Every other node's advertised tasks. */
+  taskPeers(): Promise<TaskPeer[]>;
   /** The cluster's callback queue (the nats engine); undefined on the embedded engine, whose callbacks live in event-callbacks' own outbox. */
   readonly eventLog: EventLog | undefined;
   /** True once this node is fenced. */

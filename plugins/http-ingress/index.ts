@@ -24,6 +24,18 @@ import type { RetryPolicy } from './http-client.js';
 import { isLocalHostname, replaceLocalhost, peerHost } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'http-ingress';
+export const FEDERATION_SERVICE = 'http-ingress.federation';
+
+/**
+ * Forwarding to other coordinators for plugins that know a trusted peer
+ * (the cluster's task registry): the caller vouches for the URL, which is not
+ * checked against federationPeers. Set the request's taskURL to the same URL
+ * before the provider is used, so the peer's /proxy answer is accepted.
+ */
+export interface FederationService {
+  /** A provider that forwards a request to the coordinator at `taskURL` (its answer comes back through /proxy). */
+  forwarder(taskURL: URL): Provider;
+}
 
 export interface HttpIngressOptions {
   /** Largest request body accepted, bytes. */
@@ -326,6 +338,13 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
     if (options.bearerTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(api.config.bindAddress)) {
       log.warn({ bindAddress: api.config.bindAddress }, 'HTTP ingress is open to the network without authentication; set bearerTokens');
     }
+    api.provide(FEDERATION_SERVICE, { forwarder: httpPeer } satisfies FederationService);
     api.onStop(() => poster.close());
   },
 });
+
+declare module '../../core/plugin.js' {
+  interface ServiceTypes {
+    'http-ingress.federation': FederationService;
+  }
+}
