@@ -3,7 +3,9 @@
 // channel cluster-wide) vs one coordinator with the embedded state, same
 // driver (100 ingest connections, each publishing 10 channels one after
 // another), same run. And the shared-state step alone: a claim and its
-// release on NATS, p50/p99 (goal: p99 ≤ 10 ms on this machine).
+// release on NATS, p50/p99 (goal: p99 ≤ 10 ms on this machine). And
+// callbacks through the cluster's event log (JetStream) vs the SQLite outbox
+// and vs direct POSTs, same driver as outbox.bench.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +13,11 @@ import { cluster, createCoordinator, httpServer, keyAuth, streamingControl, type
 import { NatsClusterState } from '../plugins/cluster/nats.js';
 import { ControlPeer, mintToken } from '../testing/control-peer.js';
 import { startNatsServer } from '../test/support/nats.js';
+import { Agent } from 'undici';
 import { compare, percentile, type Measurement } from './support.js';
+import { application, directPosts, throughCallbacks } from './outbox.bench.js';
+
+const CALLBACK_EVENTS = 2000;
 
 const SECRET = 'bench-secret';
 const INGEST = 100;
@@ -96,6 +102,22 @@ export async function run(): Promise<void> {
       },
       3,
       { goal: (m) => ({ text: `claim + release p99 ≤ 10 ms (measured ${(m.p99Us! / 1000).toFixed(1)} ms)`, met: m.p99Us! <= 10_000 }) });
+    const app = await application();
+    const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+    try {
+      const onNats = () => [cluster({ engine: 'nats', servers: [nats.url], nodeId: 'cb', prefix: `cb${Date.now()}` })];
+      await compare(`${CALLBACK_EVENTS} callbacks: the cluster's event log (JetStream, 1 node) vs direct POSTs`,
+        () => directPosts(app.url, agent, CALLBACK_EVENTS),
+        () => throughCallbacks('through JetStream', app.url, onNats(), CALLBACK_EVENTS),
+        2);
+      await compare(`${CALLBACK_EVENTS} callbacks: the cluster's event log (JetStream) vs the SQLite outbox`,
+        () => throughCallbacks('through the SQLite outbox', app.url, [], CALLBACK_EVENTS),
+        () => throughCallbacks('through JetStream', app.url, onNats(), CALLBACK_EVENTS),
+        2);
+    } finally {
+      await agent.close();
+      app.close();
+    }
   } finally {
     for (const p of [...singlePeers.ingest, ...singlePeers.encoders, ...trioPeers.ingest, ...trioPeers.encoders]) p.terminate();
     await claims.close();
