@@ -49,6 +49,8 @@ export interface NatsEventLogDeps {
   isMember(node: string): Promise<boolean>;
   /** This node may act (not fenced, heartbeats current). */
   live(): boolean;
+  /** The connection to NATS is up (appends are refused at once while it is down, not queued). */
+  connected(): boolean;
   /** Events are kept this long (the guard of a finished stream too), ms. */
   retentionMs: number;
   replicas: number;
@@ -145,6 +147,7 @@ export class NatsEventLog implements EventLog {
   }
 
   async append(type: LoggedEventType, channel: string, streamId: string, headers: Record<string, string>): Promise<LoggedEvent | undefined> {
+    if (!this.deps.connected()) throw new Error('NATS is out of reach: the event cannot be stored yet');
     const subject = this.subject(channel, streamId);
     const deliveryId = randomUUID();
     for (let attempt = 0; attempt < APPEND_TRIES; attempt += 1) {

@@ -38,6 +38,7 @@ interface NcLike {
   close(): Promise<void>;
   subscribe(subject: string, opts: { callback: (err: Error | null, msg: MsgLike) => void }): unknown;
   request(subject: string, data: string, opts: { timeout: number }): Promise<MsgLike>;
+  status(): AsyncIterable<{ type: string }>;
 }
 
 type KvEntryLike = { revision: number; created: Date; operation: string; string(): string };
@@ -123,10 +124,12 @@ export class NatsClusterState implements ClusterState {
         retentionMs: options.eventRetentionMs ?? 7 * 24 * 3_600_000,
         isMember: async (node) => present(await members.get(node)),
         live: () => state.live(),
+        connected: () => state.connected,
         isConflict,
       });
       await state.takeSlot();
       state.listen();
+      state.watchConnection();
       // The server has our subscription before anyone can route to us.
       await nc.flush();
       await state.join();
@@ -150,8 +153,22 @@ export class NatsClusterState implements ClusterState {
     return !this.fencedNow && !this.closing && Date.now() - this.lastBeatOk < this.options.deadAfterMs;
   }
 
+  /** False while the connection to NATS is down (the client reconnects on its own). */
+  connected = true;
+
+  private watchConnection(): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === 'disconnect') this.connected = false;
+        else if (status.type === 'reconnect') this.connected = true;
+      }
+    })().catch(() => undefined);
+  }
+
   private assertLive(): void {
     if (this.fencedNow) throw new CoordinatorError('ERR_SHUTTING_DOWN', `node ${this.nodeId} was declared dead by the cluster and stopped acting`);
+    // Refused at once rather than queued until NATS is back (a publish waits for this answer).
+    if (!this.connected) throw new CoordinatorError('ERR_PROVIDER_FAILED', 'NATS is out of reach: the cluster state cannot be read or written');
   }
 
   // ------------------------------------------------------------- routing
@@ -376,6 +393,11 @@ export class NatsClusterState implements ClusterState {
   /** One heartbeat: write our key on its revision, then look for dead members. */
   private async beat(): Promise<void> {
     if (this.fencedNow || this.closing) return;
+    // NATS out of reach: nothing can be written; past the death timeout the others have declared us dead.
+    if (!this.connected) {
+      if (Date.now() - this.lastBeatOk > this.options.deadAfterMs) this.fence();
+      return;
+    }
     try {
       this.revision = await this.membersKv.update(this.nodeId, JSON.stringify({ node: this.nodeId, startedAt: this.startedAt }), this.revision);
       this.lastBeatOk = Date.now();

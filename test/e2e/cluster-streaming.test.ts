@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cluster, httpServer, keyAuth, streamingControl } from '../../index.js';
+import { cluster, eventCallbacks, httpServer, keyAuth, makeEvent, streamingControl } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
 import type { NatsClusterState } from '../../plugins/cluster/nats.js';
 import { makeRuntime, until } from '../support/runtime.js';
@@ -189,5 +189,35 @@ describe('streaming on a cluster of coordinators (nats engine)', function () {
     const kill = await ingest.next('STREAM-KILL', 8000);
     assert.deepEqual([kill.args['stream-channel'], kill.args['stream-id']], ['far', accept.args['stream-id']]);
     await until(async () => (await a.runtime.service('cluster.state').claimOf('far')) === undefined, 3000);
+  });
+
+  it('NATS out of reach: publishes are denied with a reason, callbacks wait in memory (not ready), and past the death timeout the node fences itself', async () => {
+    const own = await startNatsServer();
+    try {
+      const runtime = makeRuntime({ dataDir: path.join(dataDir, 'outage') }, [
+        cluster({ engine: 'nats', servers: [own.url], nodeId: 'lonely', prefix: 'outage', heartbeatMs: 100, deadAfterMs: 800, connection: { reconnectTimeWait: 100 } }),
+        httpServer({ port: 0 }), keyAuth(), eventCallbacks(), streamingControl(),
+      ], { CONTROL_SECRET: SECRET, EVENT_CALLBACK_URL: 'http://127.0.0.1:9/never', ...AUTH });
+      runtimes.push(runtime);
+      await runtime.start();
+      const { encoder, ingest } = await peers2(runtime.service('http.server').baseUrl());
+      ingest.send('PUBLISH-REQUEST', { 'Request-ID': 'before', 'Stream-Channel': 'o1', 'Stream-Key': 'k' });
+      assert.equal((await ingest.next()).type, 'PUBLISH-ACCEPT');
+
+      await own.stop(); // NATS goes away
+      ingest.send('PUBLISH-REQUEST', { 'Request-ID': 'during', 'Stream-Channel': 'o2', 'Stream-Key': 'k' });
+      const denied = await ingest.next();
+      assert.equal(denied.type, 'PUBLISH-DENY');
+      assert.equal(denied.args['request-id'], 'during');
+      // An event emitted now cannot be stored: it waits in memory, and the node says it is not ready.
+      void runtime.emit(makeEvent('stream.available', { channel: 'o1', streamId: 'x', streamType: 'HLS', resolution: '720p', indexFile: 'i.m3u8' }));
+      await until(() => runtime.service('event-callbacks').stats().unstored === 1, 5000);
+      assert.equal(runtime.readiness().ready, false);
+      // Longer than deadAfterMs without a heartbeat written: fenced, control sessions closed.
+      await until(() => ingest.closed && encoder.closed, 5000);
+      assert.equal(runtime.service('cluster.state').fenced, true);
+    } finally {
+      await own.stop();
+    }
   });
 });
