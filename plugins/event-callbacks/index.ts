@@ -181,7 +181,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     let idleWaiters: Array<() => void> = [];
 
     function notifyIdle(): void {
-      if (idleWaiters.length === 0 || !outbox || posting > 0 || deliveredRows.length > 0 || unstored.length > 0) return;
+      if (idleWaiters.length === 0 || !outbox || posting > 0 || outbox.deliveredPending > 0 || unstored.length > 0) return;
       if (!outbox.empty) return;
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -296,13 +296,15 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       deliveredPerStream.set(streamKey, { count: 1, at: Date.now() });
     }
 
-    // Delivered rows are removed in batches: a commit costs far more than the
-    // rows it removes. A delivered row frees its delivery slot at once (other
-    // streams go on), but its stream stays busy until the row is gone, so the
-    // stream's next event is never read before. The batch is written when it
-    // reaches `concurrency` rows, when nothing else is being posted, or 2 ms
-    // after its first row, whichever comes first.
-    let deliveredRows: OutboxRow[] = [];
+    // Delivered rows are deleted in batches: a commit costs far more than the
+    // rows it deletes. A delivered row frees its stream at once (its next
+    // event goes out without waiting for the delete): after a crash, rows
+    // delivered since the last batch are sent again, in order, with their
+    // delivery ids (at-least-once, as a crash between a POST and its record
+    // always allowed). The batch is written when it reaches 64 rows, when
+    // nothing is being posted, or 5 ms after its first row. A failed write
+    // keeps the rows for the next batch.
+    const DELETE_BATCH = 64;
     let deliveredTimer: NodeJS.Timeout | undefined;
     let deliveredImmediate = false;
     let posting = 0;
@@ -310,11 +312,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     function flushDelivered(): void {
       if (deliveredTimer) { clearTimeout(deliveredTimer); deliveredTimer = undefined; }
       deliveredImmediate = false;
-      const rows = deliveredRows;
-      if (rows.length === 0) return;
-      deliveredRows = [];
+      if (!outbox || outbox.deliveredPending === 0) return;
       try {
-        outbox?.deliveredMany(rows);
+        outbox.flushDelivered();
         // Space was freed: events waiting in memory try again now rather than after their backoff.
         if (unstored.length > 0) {
           if (storeTimer) clearTimeout(storeTimer);
@@ -322,27 +322,27 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           storeTimer.unref();
         }
       } catch (err) {
-        // Delivered but not marked: sent again with the same delivery ids (at-least-once).
-        storeFailed(err, 'marking callbacks delivered');
-        pumpPausedUntil = Date.now() + storeBackoffMs;
-        for (const row of rows) outbox?.release(row);
+        // Kept for the next batch; if the process stops first they are sent again (same delivery ids).
+        storeFailed(err, 'deleting delivered callbacks');
+        deliveredTimer = setTimeout(flushDelivered, storeBackoffMs);
+        deliveredTimer.unref();
       }
-      schedulePump();
       notifyIdle();
     }
 
     /** After each attempt: write the delivered batch now (next turn) or soon. */
     function scheduleDeliveredFlush(): void {
-      if (deliveredRows.length === 0 || deliveredImmediate) return;
-      if (posting === 0 || deliveredRows.length >= options.concurrency || !running) {
+      const pending = outbox?.deliveredPending ?? 0;
+      if (pending === 0 || deliveredImmediate) return;
+      if (posting === 0 || pending >= DELETE_BATCH || !running) {
         deliveredImmediate = true;
         setImmediate(flushDelivered);
       } else if (!deliveredTimer) {
-        deliveredTimer = setTimeout(flushDelivered, 2);
+        deliveredTimer = setTimeout(flushDelivered, 5);
       }
     }
 
-    /** Post one row: delivered (removed in the next batch; its stream waits until then), retried later, or dead-lettered. */
+    /** Post one row: delivered (its stream goes on; the row is deleted with the next batch), retried later, or dead-lettered. */
     async function attempt(row: OutboxRow): Promise<void> {
       let error: string;
       let deadNow = false;
@@ -351,7 +351,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         delivered += 1;
         noteDelivered(row.streamKey);
         log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
-        deliveredRows.push(row);
+        outbox?.markDelivered(row);
         return;
       } catch (err) {
         error = (err as Error).message;

@@ -136,6 +136,13 @@ export class Outbox {
   private depth = 0;
   private addedInTransaction: OutboxRow[] = [];
   private closed = false;
+  /**
+   * Delivered rows not yet deleted on disk (deleted in batches). Their
+   * streams have moved on in memory; after a crash they are sent again, with
+   * their delivery ids, in order (at-least-once).
+   */
+  private pendingDeletes: OutboxRow[] = [];
+  private readonly pendingIds = new Set<number>();
 
   /**
    * busyTimeoutMs: how long a write waits for another process's lock; the
@@ -166,7 +173,6 @@ export class Outbox {
       rollback: db.prepare('ROLLBACK'),
       streamRows: db.prepare('SELECT * FROM outbox WHERE stream_key = ? ORDER BY id LIMIT ?'),
       revivedStreams: db.prepare('SELECT DISTINCT stream_key FROM (SELECT stream_key FROM dead_letters ORDER BY id LIMIT ?)'),
-      hasQueue: db.prepare('SELECT 1 AS n FROM outbox WHERE stream_key = ? LIMIT 1'),
       unparkNext: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox WHERE stream_key = ?) AND next_attempt_at = ${PARKED}`),
       parkAll: db.prepare(`UPDATE outbox SET next_attempt_at = ${PARKED} WHERE next_attempt_at < ${PARKED} AND id NOT IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
       unparkHeads: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at = ${PARKED} AND id IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
@@ -198,7 +204,12 @@ export class Outbox {
       if (row.nextAttemptAt >= PARKED) row.nextAttemptAt = row.createdAt;
       return row;
     };
-    this.schedule = new StreamSchedule((key, limit) => (this.statements.streamRows.all(key, limit) as RawRow[]).map(readBack), options.maxCachedRows);
+    // Read back from disk: rows delivered but not yet deleted are not waiting any more.
+    const load = (key: string, limit: number): OutboxRow[] => {
+      const rows = (this.statements.streamRows.all(key, limit + this.pendingIds.size) as RawRow[]).filter((raw) => !this.pendingIds.has(raw.id));
+      return rows.slice(0, limit).map(readBack);
+    };
+    this.schedule = new StreamSchedule(load, options.maxCachedRows);
     for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
   }
 
@@ -255,8 +266,8 @@ export class Outbox {
       const seq = this.statements.nextSeq.get(streamKey)?.next_seq ?? 1;
       this.statements.setSeq.run(streamKey, seq + 1);
       const deliveryId = randomUUID();
-      // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now.
-      const due = this.statements.hasQueue.get(streamKey) === undefined ? now : PARKED;
+      // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
+      const due = this.schedule.has(streamKey) || this.addedInTransaction.some((r) => r.streamKey === streamKey) ? PARKED : now;
       const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
       // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
       const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
@@ -303,6 +314,39 @@ export class Outbox {
     this.deliveredMany([row]);
   };
 
+  /**
+   * Delivered: its stream's next row is the head at once (in memory); the row
+   * is deleted on disk with the next flushDelivered().
+   */
+  markDelivered(row: OutboxRow): void {
+    // Pending first: the schedule may read the stream's next rows from disk right away.
+    this.pendingDeletes.push(row);
+    this.pendingIds.add(row.id);
+    this.schedule.removed(row);
+  }
+
+  /** Delivered rows waiting to be deleted on disk. */
+  get deliveredPending(): number {
+    return this.pendingDeletes.length;
+  }
+
+  /** Delete the delivered rows in one transaction; throws (and keeps them for the next try) when the disk refuses. */
+  flushDelivered(now = Date.now()): void {
+    if (this.pendingDeletes.length === 0) return;
+    const rows = this.pendingDeletes;
+    this.tx(() => {
+      for (const row of rows) {
+        this.statements.remove.run(row.id);
+        if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
+      }
+      // Heads on disk follow (what the next open reads first).
+      const streams = new Set(rows.map((r) => r.streamKey));
+      for (const key of streams) this.statements.unparkNext.run(now, key);
+    });
+    this.pendingDeletes = [];
+    for (const row of rows) this.pendingIds.delete(row.id);
+  }
+
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
   readonly deliveredMany = (rows: OutboxRow[], now = Date.now()): void => {
     this.tx(() => {
@@ -332,7 +376,7 @@ export class Outbox {
 
   stats(now = Date.now()): { depth: number; oldestAgeMs: number; deadLetters: number } {
     const depth = this.statements.depth.get()!;
-    return { depth: depth.n, oldestAgeMs: depth.oldest === null ? 0 : now - depth.oldest, deadLetters: this.statements.deadCount.get()!.n };
+    return { depth: Math.max(0, depth.n - this.pendingDeletes.length), oldestAgeMs: depth.oldest === null ? 0 : now - depth.oldest, deadLetters: this.statements.deadCount.get()!.n };
   }
 
   /** One stream's callbacks: waiting (with the most attempts one has had and its last error) and dead-lettered. */

@@ -39,6 +39,11 @@ export class StreamSchedule {
     return this.queues.size;
   }
 
+  /** Whether `streamKey` has rows waiting (taken or not). */
+  has(streamKey: string): boolean {
+    return this.queues.has(streamKey);
+  }
+
   /** Rows held in memory now. */
   get cachedRows(): number {
     return this.cached;
