@@ -14,6 +14,7 @@ import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
 import { traceHeaders } from '../../core/trace-context.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 import { ClusterDelivery } from './cluster-delivery.js';
+import { DeadlineSignals } from '../shared/deadline-signals.js';
 import type { EventLog } from '../cluster/types.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
@@ -134,10 +135,14 @@ function closedHeaders(e: StreamClosedEvent): Record<string, string> {
  * UTF-8 bytes, as the original sent it (`1280x720-30™` would otherwise be
  * refused by the HTTP client and block its stream's queue).
  */
+const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
+
 export function headerValue(value: string): string {
+  // The common case (plain ASCII) is checked once and kept as it is.
+  if (PRINTABLE_ASCII.test(value)) return value;
   const clean = value.replace(/[\u0000-\u001f\u007f]/g, '');
   // eslint-disable-next-line no-control-regex
-  return /^[\u0020-\u007e]*$/.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
+  return PRINTABLE_ASCII.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }
 
 function headerSafe(headers: Record<string, string>): Record<string, string> {
@@ -172,6 +177,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
+    // One POST within requestTimeoutMs, all told (one timer for all of them: see deadline-signals.ts).
+    const deadlines = new DeadlineSignals(options.requestTimeoutMs);
     const attempts = new Set<Promise<void>>();
     let outbox: Outbox | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -203,10 +210,11 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }
       // With the tracing plugin: each attempt is a span, and the application gets its traceparent.
       const traced = api.runtime.optionalService('tracing')?.outgoing(`callback ${row.type}`, { 'coordinator.delivery.id': row.deliveryId, 'coordinator.channel': row.channel.slice(0, 128), 'coordinator.sequence': row.seq });
+      const deadline = deadlines.start();
       try {
         const res = await request(options.url, {
           method: 'POST', headers: traceHeaders(headers, traced?.traceContext), body, dispatcher: agent,
-          signal: AbortSignal.timeout(options.requestTimeoutMs),
+          signal: deadline.signal,
           headersTimeout: options.requestTimeoutMs, bodyTimeout: options.requestTimeoutMs,
         });
         await res.body.dump();
@@ -215,6 +223,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       } catch (err) {
         traced?.end((err as Error).message);
         throw err;
+      } finally {
+        deadline.done();
       }
     }
 
@@ -405,7 +415,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
             posting -= 1;
             attempts.delete(work);
             scheduleDeliveredFlush();
-            schedulePump();
+            // The freed slot takes the next due row now (its connection is free now), not a loop turn later.
+            if (!pumpScheduled) pump();
             notifyIdle();
           });
           attempts.add(work);
@@ -603,6 +614,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       flushDelivered();
       outbox?.close();
       outbox = undefined;
+      deadlines.close();
       await agent.close();
     });
   },

@@ -117,6 +117,9 @@ function fromRaw(raw: RawRow): OutboxRow {
 /** next_attempt_at of rows waiting behind their stream's head (far beyond any real time). */
 export const PARKED = 8_640_000_000_000_000;
 
+/** Streams whose next sequence number and announcement are remembered in memory, at most. */
+const MAX_CACHED_STREAMS = 50_000;
+
 export function streamKeyOf(channel: string, streamId: string): string {
   return JSON.stringify([channel, streamId]);
 }
@@ -143,6 +146,15 @@ export class Outbox {
    */
   private pendingDeletes: OutboxRow[] = [];
   private readonly pendingIds = new Set<number>();
+  /**
+   * Each stream's next sequence number, as far as this process knows (read
+   * from disk on a miss). stream_seq on disk is written when rows leave the
+   * outbox (deleted or dead-lettered): until then the rows themselves carry
+   * their numbers. Bounded; a rolled-back transaction empties it.
+   */
+  private readonly nextSeqs = new Map<string, number>();
+  /** Streams known to be announced on disk (so stream-available need not write it again). Bounded; emptied on a rollback. */
+  private readonly announcedKeys = new Set<string>();
 
   /**
    * busyTimeoutMs: how long a write waits for another process's lock; the
@@ -165,6 +177,7 @@ export class Outbox {
     const db = this.db;
     this.statements = {
       nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
+      maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
       setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
       insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
@@ -235,6 +248,9 @@ export class Outbox {
     } catch (err) {
       this.depth -= 1;
       this.addedInTransaction = [];
+      // What the caches learnt inside the transaction may not be on disk: read it again.
+      this.nextSeqs.clear();
+      this.announcedKeys.clear();
       throw err;
     }
     this.depth -= 1;
@@ -263,8 +279,8 @@ export class Outbox {
   readonly enqueue = (type: CallbackType, channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
     return this.tx(() => {
       const streamKey = streamKeyOf(channel, streamId);
-      const seq = this.statements.nextSeq.get(streamKey)?.next_seq ?? 1;
-      this.statements.setSeq.run(streamKey, seq + 1);
+      const seq = this.nextSeqOf(streamKey);
+      this.rememberSeq(streamKey, seq + 1);
       const deliveryId = randomUUID();
       // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
       const due = this.schedule.has(streamKey) || this.addedInTransaction.some((r) => r.streamKey === streamKey) ? PARKED : now;
@@ -276,10 +292,36 @@ export class Outbox {
     });
   };
 
+  /** The next sequence number of a stream: known in memory, else the higher of stream_seq and the rows still held. */
+  private nextSeqOf(streamKey: string): number {
+    const known = this.nextSeqs.get(streamKey);
+    if (known !== undefined) return known;
+    const stored = this.statements.nextSeq.get(streamKey)?.next_seq ?? 1;
+    const held = (this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0;
+    return Math.max(stored, held + 1);
+  }
+
+  private rememberSeq(streamKey: string, next: number): void {
+    if (!this.nextSeqs.has(streamKey) && this.nextSeqs.size >= MAX_CACHED_STREAMS) this.nextSeqs.delete(this.nextSeqs.keys().next().value!);
+    this.nextSeqs.set(streamKey, next);
+  }
+
+  /** Rows leave the outbox: their streams' next sequence numbers go to disk (one write per stream). */
+  private persistSeqs(rows: OutboxRow[]): void {
+    const next = new Map<string, number>();
+    for (const row of rows) next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
+    for (const [key, value] of next) this.statements.setSeq.run(key, Math.max(value, this.nextSeqs.get(key) ?? 0));
+  }
+
   /** stream-available: announce the stream and queue its event, in one transaction. */
   readonly announceAndEnqueue = (channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
     return this.tx(() => {
-      this.statements.announce.run(channel, streamId, now);
+      const key = streamKeyOf(channel, streamId);
+      if (!this.announcedKeys.has(key)) {
+        this.statements.announce.run(channel, streamId, now);
+        if (this.announcedKeys.size >= MAX_CACHED_STREAMS) this.announcedKeys.delete(this.announcedKeys.values().next().value!);
+        this.announcedKeys.add(key);
+      }
       return this.enqueue('stream-available', channel, streamId, headers, now);
     });
   };
@@ -334,14 +376,17 @@ export class Outbox {
   flushDelivered(now = Date.now()): void {
     if (this.pendingDeletes.length === 0) return;
     const rows = this.pendingDeletes;
+    // Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any.
+    void now;
     this.tx(() => {
       for (const row of rows) {
         this.statements.remove.run(row.id);
-        if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
+        if (row.type === 'stream-closed') {
+          this.statements.unannounce.run(row.channel, row.streamId);
+          this.announcedKeys.delete(row.streamKey);
+        }
       }
-      // Heads on disk follow (what the next open reads first).
-      const streams = new Set(rows.map((r) => r.streamKey));
-      for (const key of streams) this.statements.unparkNext.run(now, key);
+      this.persistSeqs(rows);
     });
     this.pendingDeletes = [];
     for (const row of rows) this.pendingIds.delete(row.id);
@@ -353,8 +398,12 @@ export class Outbox {
       for (const row of rows) {
         this.statements.remove.run(row.id);
         this.statements.unparkNext.run(now, row.streamKey);
-        if (row.type === 'stream-closed') this.statements.unannounce.run(row.channel, row.streamId);
+        if (row.type === 'stream-closed') {
+          this.statements.unannounce.run(row.channel, row.streamId);
+          this.announcedKeys.delete(row.streamKey);
+        }
       }
+      this.persistSeqs(rows);
     });
     for (const row of rows) this.schedule.removed(row);
   };
@@ -370,6 +419,7 @@ export class Outbox {
       this.statements.toDead.run(error, now, row.id);
       this.statements.remove.run(row.id);
       this.statements.unparkNext.run(now, row.streamKey);
+      this.persistSeqs([row]);
     });
     this.schedule.removed(row);
   };

@@ -14,6 +14,7 @@ import { firstHeader } from '../shared/headers.js';
 import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } from './resolutions.js';
 import { traceHeaders } from '../../core/trace-context.js';
 import type { TraceContext } from '../../core/context.js';
+import { DeadlineSignals } from '../shared/deadline-signals.js';
 
 export const PLUGIN_NAME = 'key-auth';
 /** The task of a publish request (shared with the streaming control plane). */
@@ -73,18 +74,21 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
     const { log } = api;
     const auth = webhookAuthorization(options);
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+    // Each verification within timeoutMs, all told (one timer for all of them: see deadline-signals.ts).
+    const deadlines = new DeadlineSignals(options.timeoutMs);
     const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
     const rpcTasks = new Set(options.rpcTasks);
 
     async function verify(headers: Record<string, string>, body: string, requestId: string, trace: TraceContext | undefined): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
       const started = Date.now();
+      const deadline = deadlines.start();
       try {
         const res = await request(options.url, {
           method: 'POST',
           headers: traceHeaders({ ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, trace),
           body,
           dispatcher: agent,
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: deadline.signal,
           headersTimeout: options.timeoutMs,
           bodyTimeout: options.timeoutMs,
         });
@@ -112,6 +116,8 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
           return { ok: true, settings: DEFAULT_STREAM_SETTINGS, reason };
         }
         return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason };
+      } finally {
+        deadline.done();
       }
     }
 
@@ -164,6 +170,6 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         log.info({ url: new URL(options.url).origin, auth: options.auth, timeoutMs: options.timeoutMs, failOpen: options.failOpen }, 'key verification enabled');
       }
     });
-    api.onStop(() => agent.close());
+    api.onStop(() => { deadlines.close(); return agent.close(); });
   },
 });

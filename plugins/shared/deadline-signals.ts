@@ -1,0 +1,58 @@
+// Abort signals that fire after a fixed timeout, for outgoing requests on hot
+// paths (a key verification per publish, a callback POST per event).
+// AbortSignal.timeout() costs ~8 µs per signal on Node 20 (measured here: it
+// registers each signal for garbage-collection tracking); an AbortController
+// costs ~20 ns. All signals of one DeadlineSignals share one timeout, so
+// their deadlines come in the order they were created: one timer, armed for
+// the oldest, aborts what is overdue.
+
+interface Pending {
+  readonly controller: AbortController;
+  readonly deadline: number;
+}
+
+export interface DeadlineSignal {
+  readonly signal: AbortSignal;
+  /** The request finished: forget its deadline. */
+  done(): void;
+}
+
+export class DeadlineSignals {
+  /** In creation order, hence in deadline order. */
+  private readonly pending = new Set<Pending>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  start(): DeadlineSignal {
+    const entry: Pending = { controller: new AbortController(), deadline: Date.now() + this.timeoutMs };
+    this.pending.add(entry);
+    if (!this.timer) this.arm(entry.deadline);
+    return { signal: entry.controller.signal, done: () => { this.pending.delete(entry); } };
+  }
+
+  private arm(deadline: number): void {
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, deadline - Date.now()));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) {
+        this.arm(entry.deadline);
+        return;
+      }
+      this.pending.delete(entry);
+      entry.controller.abort(new DOMException(`The operation timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
+    }
+  }
+
+  /** Abort nothing more (at stop). */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+  }
+}
