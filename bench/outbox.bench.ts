@@ -9,25 +9,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { smallPost } from '../plugins/shared/small-post.js';
+import { DeadlineSignals } from '../plugins/shared/deadline-signals.js';
 import { createCoordinator, eventCallbacks, makeEvent, type PluginLike } from '../index.js';
 import { compare } from './support.js';
 
 const EVENTS = 4000;
 const STREAMS = 64;
 
-/** The baseline: the same events POSTed directly (the original's headers), 8 at a time, with the same HTTP client. */
+/** The baseline: the same events POSTed directly (the original's headers), 8 at a time, with the same HTTP client and call as the outbox. */
 export async function directPosts(url: string, agent: Agent, events = EVENTS): Promise<{ name: string; opsPerSec: number }> {
+  const target = new URL(url);
+  const deadlines = new DeadlineSignals(10_000);
   const t0 = process.hrtime.bigint();
   let next = 0;
   await Promise.all(Array.from({ length: 8 }, async () => {
     while (next < events) {
       const i = next++;
-      // The same event as the original coordinator POSTs it (its six headers), without an outbox.
-      const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'x-streaming-channel': `ch${i % STREAMS}`, 'x-streaming-id': 'id', 'x-event-type': 'stream-available', 'x-stream-type': 'HLS-LIVE', 'x-resolution': '1280x720-30', 'x-index-file': 'live.m3u8' } });
-      await res.body.dump();
+      // The same event as the original coordinator POSTs it (its six headers), without an outbox, with the client the outbox uses.
+      await smallPost(agent, target, { headers: { 'x-streaming-channel': `ch${i % STREAMS}`, 'x-streaming-id': 'id', 'x-event-type': 'stream-available', 'x-stream-type': 'HLS-LIVE', 'x-resolution': '1280x720-30', 'x-index-file': 'live.m3u8' }, body: '', deadlines, headersTimeout: 10_000, bodyTimeout: 10_000 });
     }
   }));
+  deadlines.close();
   return { name: 'direct POST, no outbox', opsPerSec: events / (Number(process.hrtime.bigint() - t0) / 1e9) };
 }
 

@@ -15,6 +15,7 @@ import { traceHeaders } from '../../core/trace-context.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 import { ClusterDelivery } from './cluster-delivery.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
+import { smallPost } from '../shared/small-post.js';
 import type { EventLog } from '../cluster/types.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
@@ -172,13 +173,14 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
   },
   async apply(api, options) {
     // Loaded only when the plugin is configured (a lighter start for everyone else).
-    const { Agent, request } = await import('undici');
+    const { Agent } = await import('undici');
     const { log, config } = api;
     const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     // One POST within requestTimeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.requestTimeoutMs);
+    const callbackUrl = options.url ? new URL(options.url) : undefined;
     const attempts = new Set<Promise<void>>();
     let outbox: Outbox | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -210,21 +212,16 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       }
       // With the tracing plugin: each attempt is a span, and the application gets its traceparent.
       const traced = api.runtime.optionalService('tracing')?.outgoing(`callback ${row.type}`, { 'coordinator.delivery.id': row.deliveryId, 'coordinator.channel': row.channel.slice(0, 128), 'coordinator.sequence': row.seq });
-      const deadline = deadlines.start();
       try {
-        const res = await request(options.url, {
-          method: 'POST', headers: traceHeaders(headers, traced?.traceContext), body, dispatcher: agent,
-          signal: deadline.signal,
+        const res = await smallPost(agent, callbackUrl!, {
+          headers: traceHeaders(headers, traced?.traceContext), body, deadlines,
           headersTimeout: options.requestTimeoutMs, bodyTimeout: options.requestTimeoutMs,
         });
-        await res.body.dump();
         if (res.statusCode !== 200) throw new Error(`application answered ${res.statusCode}`);
         traced?.end();
       } catch (err) {
         traced?.end((err as Error).message);
         throw err;
-      } finally {
-        deadline.done();
       }
     }
 

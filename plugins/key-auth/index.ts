@@ -15,6 +15,7 @@ import { DEFAULT_STREAM_SETTINGS, settingsFromHeaders, type StreamSettings } fro
 import { traceHeaders } from '../../core/trace-context.js';
 import type { TraceContext } from '../../core/context.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
+import { smallPost } from '../shared/small-post.js';
 
 export const PLUGIN_NAME = 'key-auth';
 /** The task of a publish request (shared with the streaming control plane). */
@@ -70,29 +71,26 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
   check: (options) => webhookProblems(options, 'KEY_VERIFICATION_URL'),
   async apply(api, options) {
     // Loaded only when the plugin is configured (a lighter start for everyone else).
-    const { Agent, request } = await import('undici');
+    const { Agent } = await import('undici');
     const { log } = api;
     const auth = webhookAuthorization(options);
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
     // Each verification within timeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.timeoutMs);
+    const verifierUrl = options.url ? new URL(options.url) : undefined;
     const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
     const rpcTasks = new Set(options.rpcTasks);
 
     async function verify(headers: Record<string, string>, body: string, requestId: string, trace: TraceContext | undefined): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
       const started = Date.now();
-      const deadline = deadlines.start();
       try {
-        const res = await request(options.url, {
-          method: 'POST',
+        const res = await smallPost(agent, verifierUrl!, {
           headers: traceHeaders({ ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, trace),
           body,
-          dispatcher: agent,
-          signal: deadline.signal,
+          deadlines,
           headersTimeout: options.timeoutMs,
           bodyTimeout: options.timeoutMs,
         });
-        await res.body.dump();
         if (res.statusCode !== 200) {
           api.runtime.telemetry.emit('key-verification', { result: 'denied', durationMs: Date.now() - started });
           return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason: `verifier answered ${res.statusCode}` };
@@ -116,8 +114,6 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
           return { ok: true, settings: DEFAULT_STREAM_SETTINGS, reason };
         }
         return { ok: false, settings: DEFAULT_STREAM_SETTINGS, reason };
-      } finally {
-        deadline.done();
       }
     }
 

@@ -7,7 +7,7 @@
 // the oldest, aborts what is overdue.
 
 interface Pending {
-  readonly controller: AbortController;
+  readonly abort: (reason: Error) => void;
   readonly deadline: number;
 }
 
@@ -25,10 +25,17 @@ export class DeadlineSignals {
   constructor(private readonly timeoutMs: number) {}
 
   start(): DeadlineSignal {
-    const entry: Pending = { controller: new AbortController(), deadline: Date.now() + this.timeoutMs };
+    const controller = new AbortController();
+    const tracked = this.track((reason) => controller.abort(reason));
+    return { signal: controller.signal, done: tracked.done };
+  }
+
+  /** Call `abort` once the timeout has passed, unless done() came first (no AbortSignal at all). */
+  track(abort: (reason: Error) => void): { done(): void } {
+    const entry: Pending = { abort, deadline: Date.now() + this.timeoutMs };
     this.pending.add(entry);
     if (!this.timer) this.arm(entry.deadline);
-    return { signal: entry.controller.signal, done: () => { this.pending.delete(entry); } };
+    return { done: () => { this.pending.delete(entry); } };
   }
 
   private arm(deadline: number): void {
@@ -45,7 +52,7 @@ export class DeadlineSignals {
         return;
       }
       this.pending.delete(entry);
-      entry.controller.abort(new DOMException(`The operation timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
+      entry.abort(new DOMException(`The operation timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
     }
   }
 
