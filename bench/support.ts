@@ -49,6 +49,8 @@ export interface ResultRow {
 /** Options of compare(): the ratio to reach and absolute goals of the subject. */
 export interface CompareOptions {
   target?: number;
+  /** Run each side once, unmeasured, before the rounds (the JIT warms both alike). */
+  warmup?: boolean;
   goal?: (subject: Measurement) => { text: string; met: boolean };
 }
 
@@ -70,6 +72,10 @@ export async function compare(
   const target = options.target;
   const baselines: Measurement[] = [];
   const subjects: Measurement[] = [];
+  if (options.warmup) {
+    await baseline();
+    await subject();
+  }
   for (let i = 0; i < rounds; i += 1) {
     baselines.push(await baseline());
     subjects.push(await subject());

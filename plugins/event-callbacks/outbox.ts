@@ -239,7 +239,14 @@ export class Outbox {
       this.statements.begin.run();
       try {
         result = fn();
+        // Delivered rows waiting for their delete ride along: one commit for both.
+        const deleting = this.pendingDeletes;
+        if (deleting.length > 0) this.writeDeletes(deleting);
         this.statements.commit.run();
+        if (deleting.length > 0) {
+          this.pendingDeletes = [];
+          for (const row of deleting) this.pendingIds.delete(row.id);
+        }
       } catch (err) {
         // Some failures end the transaction themselves (SQLite rolls back on a full disk, for one).
         try { this.statements.rollback.run(); } catch { /* already rolled back */ }
@@ -373,24 +380,24 @@ export class Outbox {
   }
 
   /** Delete the delivered rows in one transaction; throws (and keeps them for the next try) when the disk refuses. */
-  flushDelivered(now = Date.now()): void {
+  flushDelivered(): void {
     if (this.pendingDeletes.length === 0) return;
-    const rows = this.pendingDeletes;
-    // Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any.
-    void now;
-    this.tx(() => {
-      for (const row of rows) {
-        this.statements.remove.run(row.id);
-        if (row.type === 'stream-closed') {
-          this.statements.unannounce.run(row.channel, row.streamId);
-          this.announcedKeys.delete(row.streamKey);
-        }
-      }
-      this.persistSeqs(rows);
-    });
-    this.pendingDeletes = [];
-    for (const row of rows) this.pendingIds.delete(row.id);
+    // The transaction writes the pending deletes (every transaction does; see tx()).
+    this.tx(() => undefined);
   }
+
+  /** Inside a transaction: the delivered rows leave the outbox. Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any. */
+  private writeDeletes(rows: OutboxRow[]): void {
+    for (const row of rows) {
+      this.statements.remove.run(row.id);
+      if (row.type === 'stream-closed') {
+        this.statements.unannounce.run(row.channel, row.streamId);
+        this.announcedKeys.delete(row.streamKey);
+      }
+    }
+    this.persistSeqs(rows);
+  }
+
 
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
   readonly deliveredMany = (rows: OutboxRow[], now = Date.now()): void => {
