@@ -116,13 +116,19 @@ export class NatsEventLog implements EventLog {
     const js = mod.jetstream(deps.nc as never) as unknown as Js;
     const log = new NatsEventLog(deps, js, jsm, { StartSequence: mod.DeliverPolicy.StartSequence });
     const ensure = async (config: Record<string, unknown>) => {
+      const name = config.name as string;
       try {
-        await jsm.streams.info(config.name as string);
+        await jsm.streams.info(name);
+        return;
       } catch {
-        // Nodes starting at once: the loser of the creation race uses the winner's stream.
-        await jsm.streams.add(config).catch(async (err: unknown) => {
-          if (!/already in use|exists/i.test((err as Error).message)) throw err;
-        });
+        // not there yet
+      }
+      try {
+        await jsm.streams.add(config);
+      } catch (err) {
+        // Nodes starting at once: the loser of the creation race ("already in use", "subjects overlap") uses the winner's stream.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await jsm.streams.info(name).catch(() => { throw err; });
       }
     };
     await ensure({ name: log.stream, subjects: [`${deps.prefix}.cb.*`], retention: mod.RetentionPolicy.Limits, storage: mod.StorageType.File, max_age: ms(deps.retentionMs), duplicate_window: ms(120_000), num_replicas: deps.replicas, discard: mod.DiscardPolicy.Old });

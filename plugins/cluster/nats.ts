@@ -71,6 +71,16 @@ function isConflict(err: unknown): boolean {
 
 const present = (entry: KvEntryLike | null): entry is KvEntryLike => entry !== null && entry.operation === 'PUT';
 
+/** `work`, or a rejection once `ms` have passed (the work itself goes on, unawaited). */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class NatsClusterState implements ClusterState {
   readonly engine = 'nats' as const;
   private fencedNow = false;
@@ -408,7 +418,8 @@ export class NatsClusterState implements ClusterState {
       if (isConflict(err) || Date.now() - this.lastBeatOk > this.options.deadAfterMs) this.fence();
       return;
     }
-    await this.findDead().catch(() => undefined);
+    // Bounded: a listing that never completes must not stop the heartbeats (the others would declare us dead).
+    await within(this.findDead(), this.options.deadAfterMs).catch(() => undefined);
   }
 
   private fence(): void {
@@ -480,18 +491,22 @@ export class NatsClusterState implements ClusterState {
    * then the connection drains.
    */
   async close(): Promise<void> {
-    await this.eventLog?.stop();
+    // Every step is bounded: leaving never hangs on NATS (what is left undone, a survivor's reaper does).
+    await within(this.eventLog?.stop() ?? Promise.resolve(), this.options.deadAfterMs).catch(() => undefined);
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.beating;
+    await within(this.beating ?? Promise.resolve(), this.options.heartbeatMs * 2).catch(() => undefined);
     if (!this.fencedNow) {
-      for (const claim of await this.claims().catch(() => [])) {
-        if (claim.node === this.nodeId) await this.release(claim.channel, claim.streamId).catch(() => false);
-      }
-      await this.forget(this.nodeId).catch(() => undefined);
-      await this.tasksKv?.delete(this.nodeId).catch(() => undefined);
-      await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
+      const leave = async () => {
+        for (const claim of await this.claims().catch(() => [])) {
+          if (claim.node === this.nodeId) await this.release(claim.channel, claim.streamId).catch(() => false);
+        }
+        await this.forget(this.nodeId).catch(() => undefined);
+        await this.tasksKv?.delete(this.nodeId).catch(() => undefined);
+        await this.membersKv.delete(this.nodeId, { previousSeq: this.revision }).catch(() => undefined);
+      };
+      await within(leave(), this.options.deadAfterMs).catch(() => undefined);
     }
-    await this.nc.drain().catch(() => this.nc.close());
+    await within(this.nc.drain(), this.options.deadAfterMs).catch(() => this.nc.close().catch(() => undefined));
   }
 }

@@ -92,10 +92,17 @@ for (const engine of ENGINES) {
       const script = path.join(ROOT, 'test', 'fixtures', 'cluster-claimer.ts');
       const startAt = String(Date.now() + 4000);
       const results = await Promise.all(['p1', 'p2', 'p3'].map((node) => new Promise<{ won: string[]; first: number; last: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, nats!.url, currentPrefix, node, '40', startAt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', script, nats!.url, currentPrefix, node, '40', startAt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-        child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`claimer ${node} exited ${code}: ${out}`))));
+        child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+        // A claimer that hangs fails the test with what it printed, well before mocha's timeout.
+        const watchdog = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.once('exit', (code, signal) => {
+          clearTimeout(watchdog);
+          if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
+          else reject(new Error(`claimer ${node} exited ${code ?? signal}: ${out}`));
+        });
       })));
       const runs = results.map((r) => r.won);
       const won = runs.flat().sort();
