@@ -50,6 +50,8 @@ export interface InternalRequestContext extends RequestContext {
   abort(): void;
   /** Run the whenRefused callbacks (each at most once). */
   refused(): void;
+  /** The in-process caller waiting for the response (runtime.inject), if any. */
+  inprocWaiter: ((response: Response) => void) | undefined;
 }
 
 export interface ResponseContext {
@@ -81,6 +83,7 @@ class Context implements InternalRequestContext {
   private aborted = false;
   private onRefused: Array<() => void> | undefined;
   traceContext: TraceContext | undefined = undefined;
+  inprocWaiter: ((response: Response) => void) | undefined = undefined;
 
   constructor(
     private readonly root: Logger,

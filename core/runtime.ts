@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
 import { CoordinatorError, ERROR_CATALOG, toCoordinatorError } from './errors.js';
 import { LIFECYCLE_HOOK_NAMES, bailSync, createHooks, guardHooks, runsSync, waterfallSync, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
-import { createRequestContext, type ResponseContext, type TraceContext } from './context.js';
+import { createRequestContext, type InternalRequestContext, type ResponseContext, type TraceContext } from './context.js';
 import { ByteBudget } from './budget.js';
 import type { JsonLimits } from './json-scan.js';
 import type { Provider } from './provider.js';
@@ -115,7 +115,6 @@ export class Coordinator {
   private readonly tracker: Tracker;
   private readonly plugins: PluginInstance<any>[] = [];
   private readonly services = new Map<string, { plugin: string; value: unknown }>();
-  private readonly waiters = new Map<string, (response: Response) => void>();
   private readonly settling = new Set<Promise<void>>();
   /**
    * Per-runtime measurements for observers (metrics, dashboards): 'request'
@@ -144,7 +143,7 @@ export class Coordinator {
     this.tracker = new Tracker((entry) => this.onTimeout(entry));
     this.telemetry.setMaxListeners(100);
     this.telemetry.on('error', () => undefined);
-    this.delivery.register('inproc', { deliver: async (_hook, response, context) => this.deliverInProcess(context.request.id, response) }, 'core');
+    this.delivery.register('inproc', { deliver: async (_hook, response, context) => this.deliverInProcess(context.requestContext as InternalRequestContext, response) }, 'core');
   }
 
   get status(): RuntimeState {
@@ -364,13 +363,19 @@ export class Coordinator {
    * provider accepted it (the "ack"); the response goes to request.responseHook.
    * Rejects with a CoordinatorError carrying the request id.
    */
-  async dispatch(input: Request, options: DispatchOptions = NO_OPTIONS): Promise<void> {
+  dispatch(input: Request, options: DispatchOptions = NO_OPTIONS): Promise<void> {
+    return this.dispatchFor(input, options, undefined);
+  }
+
+  /** dispatch(), with the in-process caller that waits for the response (carried on the request's context, not in a map by id). */
+  private async dispatchFor(input: Request, options: DispatchOptions, waiter: ((response: Response) => void) | undefined): Promise<void> {
     if (this.state !== 'started') {
       throw new CoordinatorError(this.state === 'stopping' || this.state === 'stopped' ? 'ERR_SHUTTING_DOWN' : 'ERR_NOT_STARTED', undefined, { requestId: input.id });
     }
     const context = createRequestContext(this.log, input.id, options.origin ?? 'inproc', options.remoteAddress, options.timeoutMs ?? this.config.requestTimeoutMs);
     if (options.attributes) Object.assign(context.attributes, options.attributes);
     if (options.traceContext) context.traceContext = options.traceContext;
+    if (waiter) context.inprocWaiter = waiter;
     if (channels.requestStart.hasSubscribers) channels.requestStart.publish({ request: input, context, runtime: this });
     // Whether a provider was found: only then is the task name a known one (metrics label it).
     let resolved = false;
@@ -475,10 +480,10 @@ export class Coordinator {
     } catch (err) {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message }, 'response delivery failed');
-      this.wakeWaiter(request.id, errorResponse(request.id, error.wireMessage, error.code));
+      this.wakeWaiter(context, errorResponse(request.id, error.wireMessage, error.code));
       return;
     }
-    if (!this.wakeWaiter(request.id, response)) {
+    if (!this.wakeWaiter(context, response)) {
       context.log.warn({ code: 'ERR_DELIVERY' }, 'response delivery failed: no in-process caller waits for it');
       return;
     }
@@ -513,21 +518,21 @@ export class Coordinator {
       const error = toCoordinatorError(err, 'ERR_DELIVERY', request.id);
       context.log.warn({ code: error.code, err: error.message, hook: request.responseHook?.protocol }, 'response delivery failed');
       // An in-process waiter must never hang: tell it what happened.
-      if (request.responseHook && schemeOf(request.responseHook) === 'inproc') this.wakeWaiter(request.id, errorResponse(request.id, error.wireMessage, error.code));
+      if (request.responseHook && schemeOf(request.responseHook) === 'inproc') this.wakeWaiter(context, errorResponse(request.id, error.wireMessage, error.code));
     }
   }
 
   // ----------------------------------------------------------- in-process
 
-  private deliverInProcess(requestId: string, response: Response): void {
-    if (!this.wakeWaiter(requestId, response)) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
+  private deliverInProcess(context: InternalRequestContext, response: Response): void {
+    if (!this.wakeWaiter(context, response)) throw new CoordinatorError('ERR_DELIVERY', 'no in-process caller waits for this response', { requestId: response.id });
   }
 
-  /** Hand a response to the in-process caller waiting for request `requestId`; false when nobody waits. */
-  private wakeWaiter(requestId: string, response: Response): boolean {
-    const waiter = this.waiters.get(requestId);
+  /** Hand a response to the in-process caller waiting for this request (once); false when nobody waits. */
+  private wakeWaiter(context: InternalRequestContext, response: Response): boolean {
+    const waiter = context.inprocWaiter;
     if (!waiter) return false;
-    this.waiters.delete(requestId);
+    context.inprocWaiter = undefined;
     waiter(response);
     return true;
   }
@@ -539,8 +544,6 @@ export class Coordinator {
    */
   async inject(fields: Partial<Request> & Pick<Request, 'task'>, options: DispatchOptions = NO_OPTIONS): Promise<Response> {
     const id = fields.id ?? nextInprocId();
-    // An in-process caller already waits under this id: the tracker would refuse it too.
-    if (this.waiters.has(id)) return errorResponse(id, ERROR_CATALOG.ERR_DUPLICATE_ID.wire, 'ERR_DUPLICATE_ID');
     const request: Request = {
       id,
       task: fields.task,
@@ -549,11 +552,11 @@ export class Coordinator {
       streamURL: fields.streamURL ?? null,
       args: fields.args ?? null,
     };
-    const responded = new Promise<Response>((resolve) => this.waiters.set(id, resolve));
+    let waiter!: (response: Response) => void;
+    const responded = new Promise<Response>((resolve) => { waiter = resolve; });
     try {
-      await this.dispatch(request, options);
+      await this.dispatchFor(request, options, waiter);
     } catch (err) {
-      this.waiters.delete(id);
       const error = toCoordinatorError(err, 'ERR_INTERNAL', id);
       return errorResponse(id, error.wireMessage, error.code);
     }

@@ -81,7 +81,7 @@ export const inProcessProvider = definePlugin<InProcessProviderOptions>({
             const handler = handlers.get(request.task);
             if (!handler) throw new CoordinatorError('ERR_NO_PROVIDER', undefined, { requestId: request.id });
             // Acknowledge now; run the handler after the ack, as a provider would (a microtask, not a timer turn).
-            queueMicrotask(() => void run(handler, request, context));
+            queueMicrotask(() => run(handler, request, context));
           },
         };
         providers.set(task, provider);
@@ -89,15 +89,30 @@ export const inProcessProvider = definePlugin<InProcessProviderOptions>({
       return provider;
     };
 
-    async function run(handler: TaskHandler, request: Request, requestContext: RequestContext): Promise<void> {
+    function answer(request: Request, value: unknown): void {
+      runtime.receiveResponse(isStreamResult(value)
+        ? successResponse(request.id, value.result ?? null, value.streamURL)
+        : successResponse(request.id, value ?? null));
+    }
+
+    function fail(request: Request, err: unknown): void {
+      const message = err instanceof Error ? err.message : String(err);
+      runtime.receiveResponse(errorResponse(request.id, message));
+    }
+
+    /** Run the handler; a synchronous one is answered at once (no await, no extra microtask). */
+    function run(handler: TaskHandler, request: Request, requestContext: RequestContext): void {
+      let value: unknown;
       try {
-        const value = await handler(request.args, { request, requestContext, runtime });
-        runtime.receiveResponse(isStreamResult(value)
-          ? successResponse(request.id, value.result ?? null, value.streamURL)
-          : successResponse(request.id, value ?? null));
+        value = handler(request.args, { request, requestContext, runtime });
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        runtime.receiveResponse(errorResponse(request.id, message));
+        fail(request, err);
+        return;
+      }
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+        (value as PromiseLike<unknown>).then((v) => answer(request, v), (err: unknown) => fail(request, err));
+      } else {
+        answer(request, value);
       }
     }
 
