@@ -1,7 +1,8 @@
 // POST JSON to a peer (response hook, federated coordinator) over a keep-alive
 // undici pool, with bounded retries on connection errors and bounded reply size.
 
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { smallPost } from '../shared/small-post.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { TraceContext } from '../../core/context.js';
@@ -57,26 +58,17 @@ export class JsonPoster {
     }
   }
 
+  /** One POST (undici's dispatch API: no body stream per call), its reply read up to maxReplyBytes. */
   private async once(url: URL, json: string, options: PostOptions): Promise<PostReply> {
-    const res = await request(url, {
-      method: 'POST',
+    const res = await smallPost(this.agent, url, {
       headers: traceHeaders(JSON_HEADERS, options.trace),
       body: json,
-      dispatcher: this.agent,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
+      maxBodyBytes: options.maxReplyBytes,
+      tooLarge: () => new CoordinatorError('ERR_DELIVERY', `reply from ${url.origin} larger than ${options.maxReplyBytes} bytes`),
     });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > options.maxReplyBytes) {
-        res.body.destroy();
-        throw new CoordinatorError('ERR_DELIVERY', `reply from ${url.origin} larger than ${options.maxReplyBytes} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { status: res.statusCode, body: Buffer.concat(chunks, size).toString('utf8') };
+    return { status: res.statusCode, body: res.body };
   }
 
   close(): Promise<void> {

@@ -11,13 +11,18 @@ import type { DeadlineSignals } from './deadline-signals.js';
 export interface SmallAnswer {
   statusCode: number;
   headers: IncomingHttpHeaders;
+  /** The answer's body, when `maxBodyBytes` asked for it ('' otherwise). */
+  body: string;
 }
 
 export interface SmallPostOptions {
   headers: Record<string, string>;
   body: string;
-  /** The whole exchange must end within the DeadlineSignals' timeout. */
-  deadlines: DeadlineSignals;
+  /** The whole exchange must end within the DeadlineSignals' timeout (none: only headersTimeout and bodyTimeout bound it). */
+  deadlines?: DeadlineSignals | undefined;
+  /** Read the answer's body, at most this many bytes (more fails the exchange with `tooLarge()`); unset: the body is discarded. */
+  maxBodyBytes?: number;
+  tooLarge?: () => Error;
   headersTimeout: number;
   bodyTimeout: number;
 }
@@ -26,21 +31,36 @@ export function smallPost(dispatcher: Dispatcher, url: URL, options: SmallPostOp
   return new Promise<SmallAnswer>((resolve, reject) => {
     let answer: SmallAnswer | undefined;
     let deadline: { done(): void } | undefined;
+    const limit = options.maxBodyBytes;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         deadline?.done();
-        deadline = options.deadlines.track((reason) => controller.abort(reason));
+        deadline = options.deadlines?.track((reason) => controller.abort(reason));
       },
       onResponseStart(_controller, statusCode, headers) {
-        answer = { statusCode, headers };
+        answer = { statusCode, headers, body: '' };
+        chunks = undefined;
+        size = 0;
       },
-      onResponseData() {
-        // the answer's body is not needed
+      onResponseData(controller, chunk) {
+        if (limit === undefined) return; // the answer's body is not needed
+        size += chunk.length;
+        if (size > limit) {
+          controller.abort(options.tooLarge?.() ?? new Error(`answer larger than ${limit} bytes`));
+          return;
+        }
+        (chunks ??= []).push(chunk);
       },
       onResponseEnd() {
         deadline?.done();
-        if (answer) resolve(answer);
-        else reject(new Error('the answer ended without a status'));
+        if (!answer) {
+          reject(new Error('the answer ended without a status'));
+          return;
+        }
+        if (chunks) answer.body = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+        resolve(answer);
       },
       onResponseError(_controller, error) {
         deadline?.done();
