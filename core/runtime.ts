@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
-import { CoordinatorError, ERROR_CATALOG, toCoordinatorError } from './errors.js';
+import { CoordinatorError, toCoordinatorError } from './errors.js';
 import { LIFECYCLE_HOOK_NAMES, bailSync, createHooks, guardHooks, runsSync, waterfallSync, type CoordinatorHooks, type LifecycleContext } from './hooks.js';
 import { createRequestContext, type InternalRequestContext, type ResponseContext, type TraceContext } from './context.js';
 import { ByteBudget } from './budget.js';
