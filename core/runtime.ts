@@ -98,7 +98,7 @@ function nextInprocId(): string {
 /** The options of a call that gives none (one object, not one per call). */
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-/** The response hook of every in-process request (the waiter is found by request id). */
+/** The response hook of every in-process request (its waiter rides on the request's context). */
 const INPROC_HOOK = new URL('inproc://runtime/');
 
 export class Coordinator {

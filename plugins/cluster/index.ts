@@ -14,7 +14,7 @@ import { EmbeddedClusterState } from './embedded.js';
 import { TaskRegistry } from './task-registry.js';
 import type { ClusterState } from './types.js';
 
-export type { ChannelClaim, ClusterState, EncoderRecord, Member } from './types.js';
+export type { ChannelClaim, ClusterState, EncoderRecord, EventLog, EventLogStats, LoggedEvent, LoggedEventType, Member, TaskPeer } from './types.js';
 
 export const PLUGIN_NAME = 'cluster';
 export const CLUSTER_SERVICE = 'cluster.state';

@@ -152,28 +152,36 @@ export class NatsEventLog implements EventLog {
     return message ? { seq: message.seq, stored: JSON.parse(message.string()) as Stored } : { seq: 0, stored: undefined };
   }
 
-  async append(type: LoggedEventType, channel: string, streamId: string, headers: Record<string, string>): Promise<LoggedEvent | undefined> {
-    if (!this.deps.connected()) throw new Error('NATS is out of reach: the event cannot be stored yet');
-    const subject = this.subject(channel, streamId);
-    const deliveryId = randomUUID();
+  /**
+   * Append to a stream's subject on top of its last message, atomically:
+   * `next` sees that message (the stream's guard state) and makes the new one,
+   * or refuses (undefined); a lost race reads the guard again.
+   */
+  private async appendOnTop(subject: string, msgID: string, next: (prev: Stored | undefined) => Stored | undefined): Promise<{ stored: Stored; position: number } | undefined> {
     for (let attempt = 0; attempt < APPEND_TRIES; attempt += 1) {
       const { seq: lastSeq, stored: prev } = await this.last(subject);
-      if (type === 'stream-closed' && (!prev?.announced || prev.closed)) return undefined;
-      const seq = prev?.nextSeq ?? 1;
-      const stored: Stored = {
-        deliveryId, channel, streamId, seq, type, headers, createdAt: Date.now(),
-        nextSeq: seq + 1, announced: (prev?.announced ?? false) || type === 'stream-available', closed: (prev?.closed ?? false) || type === 'stream-closed',
-      };
+      const stored = next(prev);
+      if (!stored) return undefined;
       try {
-        const ack = await this.js.publish(subject, JSON.stringify(stored), { msgID: deliveryId, expect: { lastSubjectSequence: lastSeq } });
+        const ack = await this.js.publish(subject, JSON.stringify(stored), { msgID, expect: { lastSubjectSequence: lastSeq } });
         if (ack.seq > this.lastKnownSeq) this.lastKnownSeq = ack.seq;
-        return { ...strip(stored), position: ack.seq };
+        return { stored, position: ack.seq };
       } catch (err) {
         if (!this.deps.isConflict(err)) throw err;
-        // Another append won the race: read the guard again.
       }
     }
     throw new Error(`event not stored: ${APPEND_TRIES} appends to one stream lost their race`);
+  }
+
+  async append(type: LoggedEventType, channel: string, streamId: string, headers: Record<string, string>): Promise<LoggedEvent | undefined> {
+    if (!this.deps.connected()) throw new Error('NATS is out of reach: the event cannot be stored yet');
+    const deliveryId = randomUUID();
+    const appended = await this.appendOnTop(this.subject(channel, streamId), deliveryId, (prev) => {
+      if (type === 'stream-closed' && (!prev?.announced || prev.closed)) return undefined;
+      const seq = prev?.nextSeq ?? 1;
+      return { deliveryId, channel, streamId, seq, type, headers, createdAt: Date.now(), ...guardAfter(prev, type, seq + 1) };
+    });
+    return appended && { ...strip(appended.stored), position: appended.position };
   }
 
   async deadLetter(event: LoggedEvent, error: string): Promise<void> {
@@ -187,18 +195,9 @@ export class NatsEventLog implements EventLog {
     for await (const message of await consumer.fetch({ max_messages: Math.max(1, Math.min(limit, 1000)), expires: 1000 })) {
       const dead = JSON.parse(message.string()) as LoggedEvent & { error?: string; diedAt?: number };
       const event: LoggedEvent = { deliveryId: dead.deliveryId, channel: dead.channel, streamId: dead.streamId, seq: dead.seq, type: dead.type, headers: dead.headers, createdAt: dead.createdAt };
-      const subject = this.subject(event.channel, event.streamId);
-      for (let attempt = 0; ; attempt += 1) {
-        const { seq: lastSeq, stored: prev } = await this.last(subject);
-        // Back in its stream, with its own sequence number; the guard keeps what the stream has seen since.
-        const stored: Stored = { ...event, createdAt: Date.now(), nextSeq: Math.max(prev?.nextSeq ?? 1, event.seq + 1), announced: (prev?.announced ?? false) || event.type === 'stream-available', closed: (prev?.closed ?? false) || event.type === 'stream-closed' };
-        try {
-          await this.js.publish(subject, JSON.stringify(stored), { msgID: `${event.deliveryId}.revived.${message.seq}`, expect: { lastSubjectSequence: lastSeq } });
-          break;
-        } catch (err) {
-          if (!this.deps.isConflict(err) || attempt >= APPEND_TRIES) throw err;
-        }
-      }
+      // Back in its stream, with its own sequence number; the guard keeps what the stream has seen since.
+      await this.appendOnTop(this.subject(event.channel, event.streamId), `${event.deliveryId}.revived.${message.seq}`,
+        (prev) => ({ ...event, createdAt: Date.now(), ...guardAfter(prev, event.type, Math.max(prev?.nextSeq ?? 1, event.seq + 1)) }));
       await this.jsm.streams.deleteMessage(this.deadStream, message.seq);
       this.cachedStats.deadLetters = Math.max(0, this.cachedStats.deadLetters - 1);
       moved += 1;
@@ -422,6 +421,11 @@ export class NatsEventLog implements EventLog {
     }
     this.resign('stopping');
   }
+}
+
+/** A stream's guard state once an event of `type` is on top of `prev`. */
+function guardAfter(prev: Stored | undefined, type: LoggedEventType, nextSeq: number): Pick<Stored, 'nextSeq' | 'announced' | 'closed'> {
+  return { nextSeq, announced: (prev?.announced ?? false) || type === 'stream-available', closed: (prev?.closed ?? false) || type === 'stream-closed' };
 }
 
 function strip(stored: Stored): LoggedEvent {

@@ -8,7 +8,8 @@
 // maxUnstoredEvents they are counted as lost and logged.
 
 import type { Logger } from '../../core/logger.js';
-import type { EventLog, LoggedEvent, LoggedEventType } from '../cluster/types.js';
+import type { EventLog, LoggedEvent, LoggedEventType } from '../cluster/index.js';
+import { permanent as isPermanent, retryDelay } from './retry.js';
 
 export interface ClusterDeliveryOptions {
   url: string;
@@ -21,8 +22,6 @@ export interface ClusterDeliveryOptions {
 
 export interface ClusterDeliveryHooks {
   post(event: LoggedEvent): Promise<void>;
-  /** Errors no retry can cure (dead-letter at once). */
-  permanent(err: unknown): boolean;
   delivered(event: LoggedEvent): void;
 }
 
@@ -92,16 +91,25 @@ export class ClusterDelivery {
     try {
       this.noteAppended(await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers));
       pending.resolve();
-      if (this.backoffMs > 0) {
-        this.backoffMs = 0;
-        this.log.info({ storeFailures: this.storeFailures }, 'cluster event log writes again');
-      }
+      this.writesAgain();
     } catch (err) {
-      this.storeFailures += 1;
-      if (this.backoffMs === 0) this.log.error({ err: (err as Error).message }, 'cluster event log cannot write; events wait in memory and are retried (readiness: not ready)');
-      this.backoffMs = Math.min(5_000, Math.max(100, this.backoffMs * 2));
+      this.writeFailed(err);
       this.keep(pending);
     }
+  }
+
+  /** A write refused: the backoff grows (the first refusal is logged as an error, the others at debug). */
+  private writeFailed(err: unknown): void {
+    this.storeFailures += 1;
+    if (this.backoffMs === 0) this.log.error({ err: (err as Error).message }, 'cluster event log cannot write; events wait in memory and are retried (readiness: not ready)');
+    else this.log.debug({ err: (err as Error).message }, 'cluster event log still refuses writes');
+    this.backoffMs = Math.min(5_000, Math.max(100, this.backoffMs * 2));
+  }
+
+  private writesAgain(): void {
+    if (this.backoffMs === 0 || this.unstored.length > 0) return;
+    this.backoffMs = 0;
+    this.log.info({ storeFailures: this.storeFailures }, 'cluster event log writes again');
   }
 
   private keep(pending: Pending): void {
@@ -125,9 +133,7 @@ export class ClusterDelivery {
       try {
         this.noteAppended(await this.eventLog.append(pending.type, pending.channel, pending.streamId, pending.headers));
       } catch (err) {
-        this.storeFailures += 1;
-        this.backoffMs = Math.min(5_000, Math.max(100, this.backoffMs * 2));
-        this.log.debug({ err: (err as Error).message }, 'cluster event log still refuses writes');
+        this.writeFailed(err);
         this.retryTimer = setTimeout(() => void this.flushUnstored(), this.backoffMs);
         this.retryTimer.unref();
         return;
@@ -135,10 +141,7 @@ export class ClusterDelivery {
       this.unstored.shift();
       pending.resolve();
     }
-    if (this.unstored.length === 0 && this.backoffMs > 0) {
-      this.backoffMs = 0;
-      this.log.info({ storeFailures: this.storeFailures }, 'cluster event log writes again');
-    }
+    this.writesAgain();
   }
 
   /** Post one event until the application takes it (200), it is dead-lettered, or this node stops delivering. */
@@ -156,7 +159,7 @@ export class ClusterDelivery {
         return;
       } catch (err) {
         error = (err as Error).message;
-        permanent = this.hooks.permanent(err);
+        permanent = isPermanent(err);
       } finally {
         this.posting -= 1;
       }
@@ -165,8 +168,7 @@ export class ClusterDelivery {
         this.log.error({ deliveryId: event.deliveryId, type: event.type, channel: event.channel, attempts: attempt + 1, error, permanent }, 'callback moved to dead letters');
         return;
       }
-      const backoff = Math.min(this.options.maxRetryDelayMs, this.options.retryDelayMs * 2 ** Math.min(attempt, 30));
-      const delay = backoff / 2 + Math.random() * (backoff / 2);
+      const delay = retryDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
       this.retries += 1;
       this.log.warn({ deliveryId: event.deliveryId, type: event.type, channel: event.channel, attempt: attempt + 1, retryInMs: Math.round(delay), error }, 'callback not accepted; will retry');
       await this.sleep(delay);

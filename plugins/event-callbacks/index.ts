@@ -14,9 +14,10 @@ import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
 import { traceHeaders } from '../../core/trace-context.js';
 import { SIGNATURE_HEADER, sign } from './signature.js';
 import { ClusterDelivery } from './cluster-delivery.js';
+import { permanent, retryDelay } from './retry.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { smallPost } from '../shared/small-post.js';
-import type { EventLog } from '../cluster/types.js';
+import type { EventLog } from '../cluster/index.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
 export const EVENT_CALLBACKS_SERVICE = 'event-callbacks';
@@ -150,12 +151,6 @@ function headerSafe(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k] = headerValue(v);
   return out;
-}
-
-/** Errors that no retry can cure (the request could not even be built): dead-letter at once. */
-function permanent(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return err instanceof TypeError || code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_ARG_TYPE';
 }
 
 type PendingEvent = { type: typeof STREAM_AVAILABLE; data: StreamAvailableEvent } | { type: typeof STREAM_CLOSED; data: StreamClosedEvent };
@@ -372,8 +367,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           log.error({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempts: row.attempts + 1, error, permanent: deadNow }, 'callback moved to dead letters');
           return;
         }
-        const backoff = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** Math.min(row.attempts, 30));
-        const delay = backoff / 2 + Math.random() * (backoff / 2);
+        const delay = retryDelay(row.attempts, options.retryDelayMs, options.maxRetryDelayMs);
         outbox.retryLater(row, now + delay, error);
         retries += 1;
         log.warn({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, attempt: row.attempts + 1, retryInMs: Math.round(delay), error }, 'callback not accepted; will retry');
@@ -570,7 +564,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     api.onStart(() => {
       const eventLog = clusterEventLog();
       if (eventLog) {
-        cluster = new ClusterDelivery(eventLog, options, { post, permanent, delivered: (event) => noteDelivered(streamKeyOf(event.channel, event.streamId)) }, log);
+        cluster = new ClusterDelivery(eventLog, options, { post, delivered: (event) => noteDelivered(streamKeyOf(event.channel, event.streamId)) }, log);
         cluster.start();
         if (!options.url) log.warn('EVENT_CALLBACK_URL is not set: stream events are not sent to any application');
         log.info({ queue: 'cluster event log', signed: options.signingSecrets.length > 0 }, 'callbacks go through the cluster\'s event log');

@@ -358,10 +358,6 @@ export class Outbox {
     return this.schedule.cachedRows;
   }
 
-  /** Delivered: remove it (its stream's next row becomes the head); a delivered stream-closed also ends the stream's announcement. */
-  readonly delivered = (row: OutboxRow): void => {
-    this.deliveredMany([row]);
-  };
 
   /**
    * Delivered: its stream's next row is the head at once (in memory); the row
@@ -398,21 +394,10 @@ export class Outbox {
     this.persistSeqs(rows);
   }
 
-
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
-  readonly deliveredMany = (rows: OutboxRow[], now = Date.now()): void => {
-    this.tx(() => {
-      for (const row of rows) {
-        this.statements.remove.run(row.id);
-        this.statements.unparkNext.run(now, row.streamKey);
-        if (row.type === 'stream-closed') {
-          this.statements.unannounce.run(row.channel, row.streamId);
-          this.announcedKeys.delete(row.streamKey);
-        }
-      }
-      this.persistSeqs(rows);
-    });
-    for (const row of rows) this.schedule.removed(row);
+  readonly deliveredMany = (rows: OutboxRow[]): void => {
+    for (const row of rows) this.markDelivered(row);
+    this.flushDelivered();
   };
 
   /** Not accepted: the row stays its stream's head, due again at `nextAttemptAt`. */

@@ -11,7 +11,8 @@
 import type { Logger } from '../../core/logger.js';
 import type { Coordinator } from '../../core/runtime.js';
 import type { ClusterState } from '../cluster/index.js';
-import type { Channel, ControlPlane, EncodeStart, RemoteStream } from './control-plane.js';
+import { reportOf, type Channel, type ControlPlane, type EncodeStart, type RemoteStream, type StreamingReport } from './control-plane.js';
+import { totalsOf, type EncoderTotals } from './encoder-pool.js';
 
 export type ClaimVerdict = 'ok' | 'taken' | 'unavailable';
 
@@ -100,29 +101,13 @@ export class ClusterLink {
 
   // ------------------------------------------------------------- the commands API, for the whole cluster
 
-  async capacity(): Promise<{ load: number; capacity: number; encoderCount: number }> {
-    let load = 0;
-    let capacity = 0;
-    let unlimited = false;
-    const encoders = await this.state.encoders();
-    for (const e of encoders) {
-      load += e.load;
-      if (e.capacity < 0) unlimited = true;
-      else capacity += e.capacity;
-    }
-    return { load, capacity: unlimited ? -1 : capacity, encoderCount: encoders.length };
+  async capacity(): Promise<EncoderTotals> {
+    return totalsOf(await this.state.encoders());
   }
 
-  async report(): Promise<{ streamingServers: unknown[]; encoders: unknown[]; activeStreams: unknown[] }> {
+  async report(): Promise<StreamingReport> {
     const [ingests, encoders, claims] = await Promise.all([this.state.ingests(), this.state.encoders(), this.state.claims()]);
-    const byId = <T extends { id: number }>(items: T[]) => items.sort((a, b) => a.id - b.id);
-    const server = (i: (typeof ingests)[number]) => ({ id: i.id, ip: i.ip, port: i.port, ssl: i.ssl, serverType: i.serverType });
-    return {
-      // RTMP servers first, then WS servers, as the original grouped them.
-      streamingServers: [...byId(ingests.filter((i) => i.serverType === 'RTMP')), ...byId(ingests.filter((i) => i.serverType !== 'RTMP'))].map(server),
-      encoders: byId(encoders).map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
-      activeStreams: claims.map((c) => ({ channel: c.channel, streamId: c.streamId, streamServer: c.session, encoder: c.encoder ?? 0 })),
-    };
+    return reportOf(ingests, encoders, claims.map((c) => ({ channel: c.channel, streamId: c.streamId, streamServer: c.session, encoder: c.encoder ?? 0 })));
   }
 
   /** Win the channel cluster-wide for this publish (the local open already succeeded). */

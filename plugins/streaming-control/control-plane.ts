@@ -155,6 +155,39 @@ export function redact(text: string): string {
   return lines.join('\n');
 }
 
+export interface ReportedServer {
+  id: number;
+  ip: string;
+  port: number;
+  ssl: boolean;
+  serverType: string;
+}
+
+export interface ReportedStream {
+  channel: string;
+  streamId: string;
+  streamServer: number;
+  encoder: number;
+}
+
+/** The report command's body, as the original shaped it. */
+export interface StreamingReport {
+  streamingServers: ReportedServer[];
+  encoders: Array<{ id: number; capacity: number; load: number }>;
+  activeStreams: ReportedStream[];
+}
+
+/** The report of any set of ingest servers, encoders and streams (this node's, or a cluster's): by id, RTMP servers first, as the original grouped them. */
+export function reportOf(servers: ReportedServer[], encoders: Array<{ id: number; capacity: number; load: number }>, streams: ReportedStream[]): StreamingReport {
+  const byId = <T extends { id: number }>(items: T[]) => items.sort((a, b) => a.id - b.id);
+  const server = (s: ReportedServer): ReportedServer => ({ id: s.id, ip: s.ip, port: s.port, ssl: s.ssl, serverType: s.serverType });
+  return {
+    streamingServers: [...byId(servers.filter((s) => s.serverType === 'RTMP')), ...byId(servers.filter((s) => s.serverType !== 'RTMP'))].map(server),
+    encoders: byId([...encoders]).map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
+    activeStreams: streams,
+  };
+}
+
 export class ControlPlane {
   readonly sessions = new Map<number, Session>();
   readonly channels = new Map<string, Channel>();
@@ -391,15 +424,11 @@ export class ControlPlane {
 
   // ------------------------------------------------------- reports
 
-  report(): { streamingServers: unknown[]; encoders: unknown[]; activeStreams: unknown[] } {
-    const byId = [...this.sessions.values()].sort((a, b) => a.id - b.id);
-    const server = (s: Session) => ({ id: s.id, ip: s.externalIp, port: s.port, ssl: s.ssl, serverType: ingestTypeOf(s.role) });
-    return {
-      // RTMP servers first, then WS servers, as the original grouped them.
-      streamingServers: [...byId.filter((s) => s.role === 'rtmp'), ...byId.filter((s) => s.role === 'wss')].map(server),
-      encoders: this.encoders.list().map((e) => ({ id: e.id, capacity: e.capacity, load: e.load })),
-      activeStreams: [...this.channels.values()].map((c) => ({ channel: c.name, streamId: c.streamId, streamServer: c.publisher, encoder: c.encoder ?? 0 })),
-    };
+  report(): StreamingReport {
+    const servers = [...this.sessions.values()].filter((s) => s.role !== 'hls')
+      .map((s) => ({ id: s.id, ip: s.externalIp, port: s.port, ssl: s.ssl, serverType: ingestTypeOf(s.role) }));
+    const streams = [...this.channels.values()].map((c) => ({ channel: c.name, streamId: c.streamId, streamServer: c.publisher, encoder: c.encoder ?? 0 }));
+    return reportOf(servers, this.encoders.list(), streams);
   }
 
   details(): ControlPlaneDetails {

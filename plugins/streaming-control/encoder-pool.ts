@@ -23,6 +23,27 @@ function less(a: Entry, b: Entry): boolean {
   return a.load < b.load || (a.load === b.load && a.id < b.id);
 }
 
+export interface EncoderTotals {
+  load: number;
+  capacity: number;
+  encoderCount: number;
+}
+
+/** The capacity command's totals of any set of encoders (this pool's, or a cluster's): capacity is -1 as soon as one is unlimited. */
+export function totalsOf(encoders: Iterable<{ capacity: number; load: number }>): EncoderTotals {
+  let load = 0;
+  let capacity = 0;
+  let unlimited = false;
+  let encoderCount = 0;
+  for (const e of encoders) {
+    encoderCount += 1;
+    load += e.load;
+    if (e.capacity < 0) unlimited = true;
+    else capacity += e.capacity;
+  }
+  return { load, capacity: unlimited ? -1 : capacity, encoderCount };
+}
+
 export class EncoderPool {
   private readonly entries = new Map<number, Entry>();
   /** Eligible encoders only (heapIndex -1: not eligible). */
@@ -93,16 +114,8 @@ export class EncoderPool {
   }
 
   /** Totals for the capacity command: capacity is -1 as soon as one encoder is unlimited. */
-  totals(): { load: number; capacity: number; encoderCount: number } {
-    let load = 0;
-    let capacity = 0;
-    let unlimited = false;
-    for (const e of this.entries.values()) {
-      load += e.load;
-      if (e.capacity < 0) unlimited = true;
-      else capacity += e.capacity;
-    }
-    return { load, capacity: unlimited ? -1 : capacity, encoderCount: this.entries.size };
+  totals(): EncoderTotals {
+    return totalsOf(this.entries.values());
   }
 
   list(): EncoderInfo[] {

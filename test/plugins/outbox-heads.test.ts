@@ -68,7 +68,7 @@ describe('outbox: stream heads and group commit', () => {
       assert.deepEqual(names(batch.due), ['a#1', 'b#1']);
       // A taken head is not handed out again, and never the row behind it.
       assert.deepEqual(names(outbox.nextBatch(5000, 10).due), []);
-      outbox.deliveredMany([batch.due[0]!], 2000);
+      outbox.deliveredMany([batch.due[0]!]);
       outbox.deadLetter(batch.due[1]!, 'gone', 2000);
       batch = outbox.nextBatch(5000, 10);
       assert.deepEqual(names(batch.due), ['a#2', 'b#2']);
