@@ -99,9 +99,17 @@ export class ControlPeer {
     this.ws.send(`${type}\n${Object.entries(args).map(([k, v]) => `${k}:${v}\n`).join('')}`);
   }
 
-  close(): Promise<void> {
+  /** A clean close; rejects when the server has not completed the closing handshake within `timeoutMs` (the socket is then cut). */
+  close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => { this.ws.once('close', () => resolve()); this.ws.close(); });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ws.terminate();
+        reject(new Error(`the server did not complete the WebSocket close within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.ws.once('close', () => { clearTimeout(timer); resolve(); });
+      this.ws.close();
+    });
   }
 
   terminate(): void {

@@ -48,11 +48,13 @@ interface KvLike {
   put(key: string, data: string): Promise<number>;
   get(key: string): Promise<KvEntryLike | null>;
   delete(key: string, options?: { previousSeq: number }): Promise<void>;
-  keys(filter?: string): Promise<AsyncIterable<string>>;
+  keys(filter?: string): Promise<AsyncIterable<string> & { stop?(): void }>;
 }
 
 export const NATS_PACKAGES = ['@nats-io/transport-node@~3.3.1', '@nats-io/jetstream@~3.3.1', '@nats-io/kv@~3.3.1'];
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A bucket listing that takes longer than this (or the death timeout, if longer) fails. */
+const LISTING_TIMEOUT_MS = 3000;
 
 async function loadNats() {
   try {
@@ -378,13 +380,22 @@ export class NatsClusterState implements ClusterState {
     }
   }
 
+  /**
+   * Every live value of a bucket. The client's key listing hands a key out
+   * twice when the bucket changes while it lists, and only ends on the
+   * server's say: keys are deduplicated, the listing is bounded in time, and
+   * each value is read afresh (in parallel).
+   */
   private async values<T>(kv: KvLike, filter?: string): Promise<T[]> {
-    const out: T[] = [];
-    for await (const key of await kv.keys(filter)) {
-      const entry = await kv.get(key);
-      if (present(entry)) out.push(JSON.parse(entry.string()) as T);
-    }
-    return out;
+    const keys = new Set<string>();
+    const listing = await kv.keys(filter);
+    const collect = async () => { for await (const key of listing) keys.add(key); };
+    await within(collect(), Math.max(LISTING_TIMEOUT_MS, this.options.deadAfterMs)).catch((err: unknown) => {
+      listing.stop?.();
+      throw new CoordinatorError('ERR_PROVIDER_FAILED', `cluster state listing did not complete: ${(err as Error).message}`, { cause: err });
+    });
+    const entries = await Promise.all([...keys].map((key) => kv.get(key)));
+    return entries.filter(present).map((entry) => JSON.parse(entry.string()) as T);
   }
 
   // ------------------------------------------------------------- membership

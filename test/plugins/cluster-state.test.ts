@@ -12,7 +12,7 @@ import { NatsClusterState } from '../../plugins/cluster/nats.js';
 import type { ClusterState } from '../../plugins/cluster/types.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { ROOT } from '../support/processes.js';
-import { until } from '../support/runtime.js';
+import { delay, until } from '../support/runtime.js';
 
 interface Engine {
   name: string;
@@ -77,6 +77,20 @@ for (const engine of ENGINES) {
       assert.deepEqual(seen, engine.name === 'embedded' ? ['embedded:1:0/4:draining'] : ['a:1:2/8', 'b:1:0/4:draining']);
       await b.removeEncoder(1);
       assert.equal((await a.encoders()).filter((e) => e.node === b.nodeId).length, 0);
+    });
+
+    it('lists each claim once while other claims are freed during the listing', async () => {
+      const [a, b] = await Promise.all([open('a'), open('b')]);
+      for (let round = 0; round < 20; round += 1) {
+        assert.equal(await a.claim({ channel: `gone${round}`, streamId: `G${round}`, node: 'a', session: 1 }), true);
+        assert.equal(await a.claim({ channel: `kept${round}`, streamId: `K${round}`, node: 'a', session: 1 }), true);
+        const freeing = delay(round % 3).then(() => a.release(`gone${round}`, `G${round}`));
+        const listed = (await b.claims()).map((c) => c.channel);
+        assert.equal(await freeing, true);
+        assert.equal(new Set(listed).size, listed.length, `listed twice: ${listed.join(',')}`);
+        assert.ok(listed.includes(`kept${round}`), `a claim held throughout is listed: ${listed.join(',')}`);
+        assert.ok(!listed.includes(`gone${round - 1}`));
+      }
     });
 
     it('routes a request to the node that handles it; an unknown node is an error', async () => {

@@ -48,7 +48,7 @@ describe('streaming control plane (real WebSockets and HTTP)', function () {
     method === 'GET' ? getWith(`${base}${urlPath}`, headers) : post(`${base}${urlPath}`, '', headers);
 
   async function getWith(url: string, headers: Record<string, string>) {
-    const res = await fetch(url, { headers });
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
   }
 

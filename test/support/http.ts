@@ -64,6 +64,9 @@ export interface PostResult {
   body: string;
 }
 
+/** A test request that gets no answer fails naming itself, before the test's own timeout. */
+const ANSWER_TIMEOUT_MS = 15_000;
+
 export function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, method = 'POST'): Promise<PostResult> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
@@ -73,6 +76,7 @@ export function post(url: string, body: string | Buffer, headers: Record<string,
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(ANSWER_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url}: no answer within ${ANSWER_TIMEOUT_MS} ms`)));
     req.end(body);
   });
 }
@@ -84,6 +88,6 @@ export function get(url: string): Promise<PostResult> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
       res.on('error', reject);
-    }).on('error', reject);
+    }).on('error', reject).setTimeout(ANSWER_TIMEOUT_MS, function (this: http.ClientRequest) { this.destroy(new Error(`GET ${url}: no answer within ${ANSWER_TIMEOUT_MS} ms`)); });
   });
 }
