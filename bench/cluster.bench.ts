@@ -13,7 +13,7 @@ import { cluster, createCoordinator, httpServer, keyAuth, streamingControl, type
 import { NatsClusterState } from '../plugins/cluster/nats.js';
 import { ControlPeer, mintToken } from '../testing/control-peer.js';
 import { startNatsServer } from '../test/support/nats.js';
-import { Agent } from 'undici';
+import { LazyAgent } from '../plugins/shared/lazy-agent.js';
 import { compare, percentile, type Measurement } from './support.js';
 import { application, directPosts, throughCallbacks } from './outbox.bench.js';
 
@@ -103,7 +103,7 @@ export async function run(): Promise<void> {
       3,
       { goal: (m) => ({ text: `claim + release p99 ≤ 10 ms (measured ${(m.p99Us! / 1000).toFixed(1)} ms)`, met: m.p99Us! <= 10_000 }) });
     const app = await application();
-    const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+    const agent = new LazyAgent({ connections: 8, keepAliveTimeout: 10_000 });
     try {
       const onNats = () => [cluster({ engine: 'nats', servers: [nats.url], nodeId: 'cb', prefix: `cb${Date.now()}` })];
       await compare(`${CALLBACK_EVENTS} callbacks: the cluster's event log (JetStream, 1 node) vs direct POSTs`,

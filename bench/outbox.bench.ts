@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
+import { LazyAgent } from '../plugins/shared/lazy-agent.js';
 import { smallPost } from '../plugins/shared/small-post.js';
 import { DeadlineSignals } from '../plugins/shared/deadline-signals.js';
 import { createCoordinator, eventCallbacks, makeEvent, type PluginLike } from '../index.js';
@@ -19,7 +19,7 @@ const EVENTS = 4000;
 const STREAMS = 64;
 
 /** The baseline: the same events POSTed directly (the original's headers), 8 at a time, with the same HTTP client and call as the outbox. */
-export async function directPosts(url: string, agent: Agent, events = EVENTS): Promise<{ name: string; opsPerSec: number }> {
+export async function directPosts(url: string, agent: LazyAgent, events = EVENTS): Promise<{ name: string; opsPerSec: number }> {
   const target = new URL(url);
   const deadlines = new DeadlineSignals(10_000);
   const t0 = process.hrtime.bigint();
@@ -66,7 +66,7 @@ export async function application(): Promise<{ url: string; close(): void }> {
 
 export async function run(): Promise<void> {
   const app = await application();
-  const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+  const agent = new LazyAgent({ connections: 8, keepAliveTimeout: 10_000 });
   try {
     await compare(`${EVENTS} stream events to the application`,
       () => directPosts(app.url, agent),

@@ -5,7 +5,7 @@
 // the bytes flow. Baseline: the same bytes read straight from the unix socket.
 import http from 'node:http';
 import net from 'node:net';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,10 +13,9 @@ import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { createProvider } from '../index.js';
 import { offerStream } from '../plugins/unix-transport/streams.js';
-import { compare, type Measurement } from './support.js';
+import { buildDist, compare, rssOf, ROOT, type Measurement } from './support.js';
 
 const TOTAL = 2 * 1024 * 1024 * 1024;
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 function generated(total: number): Readable {
   const chunk = Buffer.alloc(256 * 1024, 7);
@@ -28,11 +27,6 @@ function generated(total: number): Readable {
 function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
 async function freePort(): Promise<number> {
@@ -53,9 +47,8 @@ function readAll(stream: NodeJS.ReadableStream): Promise<number> {
 }
 
 export async function run(): Promise<void> {
-  // The coordinator runs as users run it: from a current dist/ (a stale one would make bin/coordinator.js run the sources through tsx).
-  const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('build failed');
+  // The coordinator runs as users run it: from a current dist/.
+  buildDist();
   const dir = mkdtempSync(path.join(tmpdir(), 'stream-rss-'));
   const socketDir = path.join(dir, 'sockets');
   const port = await freePort();

@@ -1,5 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 // Shared benchmark helpers: run a baseline and a subject in the same process,
 // interleaved, and print ratios (machines are shared and noisy).
 
@@ -120,4 +123,18 @@ export async function startHook(): Promise<{ server: http.Server; port: number; 
     });
   });
   return { server, port: await listen(server), waiting };
+}
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** A current dist/ (a stale one would make bin/coordinator.js run the sources through tsx): benchmarks of the CLI run what users run. */
+export function buildDist(): void {
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
+}
+
+/** A process's resident set size, bytes (/proc/<pid>/status). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }

@@ -7,8 +7,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkConfig, createCoordinator, loadConfig, isCoordinatorError, resolveConfig, PLUGIN_SETS, CONFIG_DEFAULTS, type CoordinatorConfig } from '../index.js';
-import { effectiveConfig } from '../core/create.js';
+// Narrow imports, not the package index: only the configured plugins' modules load (see builtin-loaders.ts).
+import { checkConfig, createCoordinatorWith, effectiveConfig, type PluginCatalog } from '../core/create.js';
+import { loadConfig } from '../core/config/load.js';
+import { resolveConfig, CONFIG_DEFAULTS } from '../core/config/resolve.js';
+import type { CoordinatorConfig, PluginEntry } from '../core/config/types.js';
+import { isCoordinatorError } from '../core/errors.js';
+import { BUILTIN_NAMES, PLUGIN_SETS, loadBuiltinPlugins } from '../plugins/builtin-loaders.js';
 import { formatProblem } from '../core/config/validate.js';
 import { CLI_DEFAULT_DATA_DIR } from '../core/config/resolve.js';
 import { tracingRequested } from '../plugins/tracing/env.js';
@@ -18,6 +23,7 @@ import { formatPlugins } from './plugins-tree.js';
 import { createLogger } from '../core/logger.js';
 import { fetchStatus, formatSnapshot } from './status.js';
 import { describeStartFailure } from './start-failure.js';
+import { startupDone } from './startup-heap.js';
 
 const HELP = `Usage: coordinator <command> [options]
 
@@ -126,6 +132,14 @@ interface Prepared {
   overrides: CoordinatorConfig;
   env: NodeJS.ProcessEnv;
   mode: ModeChoice | undefined;
+  /** The built-in plugins the config names, loaded. */
+  catalog: PluginCatalog;
+}
+
+/** The built-in names a plugin list uses (by name, or { name, options }). */
+function namesIn(entries: PluginEntry[] | undefined): string[] {
+  return (entries ?? []).flatMap((entry) => typeof entry === 'string' ? [entry]
+    : typeof entry === 'object' && entry !== null && !('definition' in entry) && typeof (entry as { name?: unknown }).name === 'string' ? [(entry as { name: string }).name] : []);
 }
 
 /** The file, the plugin set (by mode when the file lists none), the environment and the flags. */
@@ -148,12 +162,13 @@ async function prepare(flags: Flags): Promise<Prepared> {
   }
   // The CLI keeps its files in ./.coordinator-data unless told (the library has no default).
   config.dataDir ??= CLI_DEFAULT_DATA_DIR;
-  return { config, source: loaded.filepath, overrides: flagOverrides(flags), env, mode };
+  const catalog: PluginCatalog = { builtins: await loadBuiltinPlugins(namesIn(Array.isArray(config.plugins) ? config.plugins : undefined)), defaults: [], known: BUILTIN_NAMES };
+  return { config, source: loaded.filepath, overrides: flagOverrides(flags), env, mode, catalog };
 }
 
 async function validate(flags: Flags, io: CliIO): Promise<number> {
-  const { config, source, overrides, env } = await prepare(flags);
-  const found = checkConfig(config, { env, overrides, ...(source ? { source } : {}) });
+  const { config, source, overrides, env, catalog } = await prepare(flags);
+  const found = checkConfig(config, catalog, { env, overrides, ...(source ? { source } : {}) });
   const problems = found.filter((p) => p.severity !== 'warning');
   const warnings = found.filter((p) => p.severity === 'warning');
   const where = source ?? 'embedded defaults';
@@ -189,8 +204,8 @@ async function status(flags: Flags, io: CliIO): Promise<number> {
 }
 
 async function plugins(flags: Flags, io: CliIO): Promise<number> {
-  const { config, source, overrides, env } = await prepare(flags);
-  const runtime = createCoordinator(config, { env, overrides, ...(source ? { source } : {}), logger: createLogger({ level: 'silent' }) });
+  const { config, source, overrides, env, catalog } = await prepare(flags);
+  const runtime = createCoordinatorWith(catalog, config, { env, overrides, ...(source ? { source } : {}), logger: createLogger({ level: 'silent' }) });
   await runtime.applyPlugins();
   const described = runtime.describePlugins();
   io.out(flags.json ? `${JSON.stringify(described, null, 2)}\n` : formatPlugins(described));
@@ -198,14 +213,14 @@ async function plugins(flags: Flags, io: CliIO): Promise<number> {
 }
 
 async function start(flags: Flags, io: CliIO): Promise<number> {
-  const { config, source, overrides, env, mode } = await prepare(flags);
-  const problems = checkConfig(config, { env, overrides, ...(source ? { source } : {}) }).filter((p) => p.severity !== 'warning');
+  const { config, source, overrides, env, mode, catalog } = await prepare(flags);
+  const problems = checkConfig(config, catalog, { env, overrides, ...(source ? { source } : {}) }).filter((p) => p.severity !== 'warning');
   if (problems.length > 0) {
     io.err(`${source ?? 'config'}: ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing started\n`);
     for (const p of problems) io.err(`  ${formatProblem(p)}\n`);
     return 1;
   }
-  const runtime = createCoordinator(config, { env, overrides, ...(source ? { source } : {}) });
+  const runtime = createCoordinatorWith(catalog, config, { env, overrides, ...(source ? { source } : {}) });
   if (mode) runtime.log.info({ mode: mode.mode, reason: mode.reason, plugins: config.plugins }, `running the ${mode.mode === 'all' ? 'acomm and streaming sides' : `${mode.mode} side`}`);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -227,6 +242,7 @@ async function start(flags: Flags, io: CliIO): Promise<number> {
   process.on('SIGINT', onSignal);
   try {
     await runtime.start();
+    startupDone();
   } catch (err) {
     // start() has stopped what had started (listeners closed, files closed): say why and exit non-zero.
     process.off('SIGTERM', onSignal);

@@ -3,7 +3,8 @@
 // original's settings are present, so that each original's users start it
 // the way they started the original (env only; or a JSON config and flags).
 
-import { PLUGIN_SETS, type CoordinatorConfig, type CoordinatorMode } from '../index.js';
+import type { CoordinatorConfig } from '../core/config/types.js';
+import { PLUGIN_SETS, type CoordinatorMode } from '../plugins/builtin-loaders.js';
 
 /** The streaming original was configured by these variables alone. */
 export const STREAMING_VARIABLES = ['CONTROL_SECRET', 'KEY_VERIFICATION_URL', 'EVENT_CALLBACK_URL', 'COMMANDS_API_AUTH', 'HTTP_PORT', 'BIND_ADDRESS', 'ID_MAX_LENGTH', 'SSL_CERT'];

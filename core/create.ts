@@ -30,14 +30,19 @@ export interface CreateOptions {
 }
 
 export interface PluginCatalog {
+  /** The built-in plugins that may be named (the CLI loads only those its config names). */
   builtins: Record<string, PluginFactory<any>>;
   defaults: string[];
+  /** Every built-in name, for messages and suggestions (default: the keys of `builtins`). */
+  known?: readonly string[];
 }
+
+const knownNames = (catalog: PluginCatalog): readonly string[] => catalog.known ?? Object.keys(catalog.builtins);
 
 export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, index: number): PluginLike {
   if (typeof entry === 'string') {
-    const factory = catalog.builtins[entry];
-    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry}${didYouMean(entry, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')}; a plugin package must be installed where the config is)`);
+    const factory = Object.prototype.hasOwnProperty.call(catalog.builtins, entry) ? catalog.builtins[entry] : undefined;
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${entry}${didYouMean(entry, knownNames(catalog))} (known: ${knownNames(catalog).join(', ')}; a plugin package must be installed where the config is)`);
     return factory;
   }
   if (typeof entry === 'function' || (typeof entry === 'object' && entry !== null && ('definition' in entry || 'apply' in entry))) {
@@ -45,8 +50,8 @@ export function resolvePluginEntry(entry: PluginEntry, catalog: PluginCatalog, i
   }
   if (typeof entry === 'object' && entry !== null && typeof (entry as { name?: unknown }).name === 'string') {
     const named = entry as { name: string; options?: Record<string, unknown> };
-    const factory = catalog.builtins[named.name];
-    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${named.name}${didYouMean(named.name, Object.keys(catalog.builtins))} (known: ${Object.keys(catalog.builtins).join(', ')})`);
+    const factory = Object.prototype.hasOwnProperty.call(catalog.builtins, named.name) ? catalog.builtins[named.name] : undefined;
+    if (!factory) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `config.plugins[${index}]: no built-in plugin named ${named.name}${didYouMean(named.name, knownNames(catalog))} (known: ${knownNames(catalog).join(', ')})`);
     return factory(named.options ?? {});
   }
   throw new CoordinatorError('ERR_CONFIG', `config.plugins[${index}] must be a plugin, a built-in plugin name or { name, options }`);
@@ -120,13 +125,13 @@ export function checkConfig(input: CoordinatorConfig, catalog: PluginCatalog, op
   // Options for a plugin that is not configured would be dropped without a word.
   for (const name of Object.keys(config.pluginOptions ?? {})) {
     if (seen.has(name)) continue;
-    const known = Object.prototype.hasOwnProperty.call(catalog.builtins, name);
+    const known = knownNames(catalog).includes(name);
     problems.push({
       path: `config.pluginOptions.${name}`,
       rule: 'plugin',
       message: known
         ? `plugin ${name} is not in config.plugins, so these options would be ignored: add it to plugins or remove them`
-        : `no plugin named ${name} is configured${didYouMean(name, [...seen, ...Object.keys(catalog.builtins)])}`,
+        : `no plugin named ${name} is configured${didYouMean(name, [...seen, ...knownNames(catalog)])}`,
     });
   }
   // The same warning from two plugins (one shared credential) is one problem.

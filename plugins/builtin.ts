@@ -27,17 +27,4 @@ export const builtinPlugins: Record<string, PluginFactory<any>> = {
   [cluster.pluginName]: cluster,
 };
 
-/**
- * The plugin sets `coordinator start` runs when a config lists none, by mode:
- * 'all' (both originals on one HTTP server), 'acomm' (the acomm coordinator:
- * unix sockets, HTTP ingress, stream proxy) and 'streaming' (the streaming
- * coordinator: control channels, key auth, callbacks, commands API); each
- * with operations (health, metrics, dashboard).
- */
-export const PLUGIN_SETS = {
-  all: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'key-auth', 'event-callbacks', 'streaming-control', 'operations'],
-  acomm: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy', 'operations'],
-  streaming: ['http-server', 'key-auth', 'event-callbacks', 'streaming-control', 'operations'],
-} as const satisfies Record<string, readonly string[]>;
-
-export type CoordinatorMode = keyof typeof PLUGIN_SETS;
+export { PLUGIN_SETS, type CoordinatorMode } from './builtin-loaders.js';

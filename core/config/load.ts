@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { CoordinatorError } from '../errors.js';
 import type { CoordinatorConfig } from './types.js';
-import { resolveOwnPackageFromConfigs } from './self-resolve.js';
+import { hooksAreCostly, namesOwnPackage, resolveOwnPackageFromConfigs } from './self-resolve.js';
 
 export const MODULE_NAME = 'coordinator';
 
@@ -18,6 +18,8 @@ export interface LoadedConfig {
 }
 
 let loads = 0;
+/** The package's own entry point (index.ts run from source, dist/index.js built). */
+const SELF_URL = new URL(`../../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
 
 /** Node 22.18+ and 23.6+ run TypeScript themselves (type stripping); elsewhere tsx is needed. */
 function nativeTypeScript(): boolean {
@@ -35,12 +37,24 @@ async function importTypeScript(href: string, filepath: string): Promise<Record<
   return (await tsx.tsImport(href, { parentURL: href })) as Record<string, unknown>;
 }
 
-const loadModule: Loader = async (filepath) => {
-  // The runtime itself, for configs that import 'coordinator-runtime' from outside any project.
-  resolveOwnPackageFromConfigs((await import('../../index.js')) as Record<string, unknown>);
+/** The runtime itself, for configs that import 'coordinator-runtime' from outside any project (the namespace too when CommonJS may require it). */
+async function resolveSelf(filepath: string): Promise<void> {
+  const commonJs = !/\.m[jt]s$/.test(filepath);
+  resolveOwnPackageFromConfigs(SELF_URL, commonJs ? (await import(SELF_URL)) as Record<string, unknown> : undefined);
+}
+
+async function importConfig(filepath: string): Promise<Record<string, unknown>> {
   const href = pathToFileURL(filepath).href;
   // A query per load: a config edited between two loads in one process is read again.
-  const mod = /\.[mc]?ts$/.test(filepath) ? await importTypeScript(href, filepath) : (await import(`${href}?load=${++loads}`)) as Record<string, unknown>;
+  return /\.[mc]?ts$/.test(filepath) ? importTypeScript(href, filepath) : (await import(`${href}?load=${++loads}`)) as Record<string, unknown>;
+}
+
+const loadModule: Loader = async (filepath) => {
+  // A config whose code (or a local file it imports) names the package gets the hooks first; another gets
+  // the ES module hook only where it costs no thread (Node 22.15+), for anything the scan missed.
+  if (namesOwnPackage(filepath)) await resolveSelf(filepath);
+  else if (!hooksAreCostly) resolveOwnPackageFromConfigs(SELF_URL);
+  const mod = await importConfig(filepath);
   let exports: Record<string, unknown> = mod;
   // Run as CommonJS, the namespace's default is module.exports, which holds the ES exports.
   const inner = mod.default;

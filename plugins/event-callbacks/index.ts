@@ -17,6 +17,7 @@ import { ClusterDelivery } from './cluster-delivery.js';
 import { permanent, retryDelay } from './retry.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { smallPost } from '../shared/small-post.js';
+import { LazyAgent } from '../shared/lazy-agent.js';
 import type { EventLog } from '../cluster/index.js';
 
 export const PLUGIN_NAME = 'event-callbacks';
@@ -167,12 +168,10 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     return problems;
   },
   async apply(api, options) {
-    // Loaded only when the plugin is configured (a lighter start for everyone else).
-    const { Agent } = await import('undici');
     const { log, config } = api;
     const auth = webhookAuthorization(options);
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
-    const agent = new Agent({ keepAliveTimeout: 10_000, connections: options.concurrency });
+    const agent = new LazyAgent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     // One POST within requestTimeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.requestTimeoutMs);
     const callbackUrl = options.url ? new URL(options.url) : undefined;

@@ -1,8 +1,8 @@
 // POST JSON to a peer (response hook, federated coordinator) over a keep-alive
 // undici pool, with bounded retries on connection errors and bounded reply size.
 
-import { Agent } from 'undici';
 import { smallPost } from '../shared/small-post.js';
+import { LazyAgent } from '../shared/lazy-agent.js';
 import { CoordinatorError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { TraceContext } from '../../core/context.js';
@@ -41,7 +41,7 @@ function isConnectionError(err: unknown): boolean {
 }
 
 export class JsonPoster {
-  private readonly agent = new Agent({ keepAliveTimeout: 4_000, connections: 64 });
+  private readonly agent = new LazyAgent({ keepAliveTimeout: 4_000, connections: 64 });
 
   async post(url: URL, json: string, options: PostOptions): Promise<PostReply> {
     let delay = options.retry.delayMs;

@@ -16,6 +16,7 @@ import { traceHeaders } from '../../core/trace-context.js';
 import type { TraceContext } from '../../core/context.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { smallPost } from '../shared/small-post.js';
+import { LazyAgent } from '../shared/lazy-agent.js';
 
 export const PLUGIN_NAME = 'key-auth';
 /** The task of a publish request (shared with the streaming control plane). */
@@ -70,11 +71,9 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
   env: keyAuthEnv,
   check: (options) => webhookProblems(options, 'KEY_VERIFICATION_URL'),
   async apply(api, options) {
-    // Loaded only when the plugin is configured (a lighter start for everyone else).
-    const { Agent } = await import('undici');
     const { log } = api;
     const auth = webhookAuthorization(options);
-    const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+    const agent = new LazyAgent({ keepAliveTimeout: 10_000, connections: 32 });
     // Each verification within timeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.timeoutMs);
     const verifierUrl = options.url ? new URL(options.url) : undefined;

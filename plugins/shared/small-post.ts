@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { DeadlineSignals } from './deadline-signals.js';
+import type { LazyAgent } from './lazy-agent.js';
 
 export interface SmallAnswer {
   statusCode: number;
@@ -27,7 +28,7 @@ export interface SmallPostOptions {
   bodyTimeout: number;
 }
 
-export function smallPost(dispatcher: Dispatcher, url: URL, options: SmallPostOptions): Promise<SmallAnswer> {
+export function smallPost(agent: LazyAgent, url: URL, options: SmallPostOptions): Promise<SmallAnswer> {
   return new Promise<SmallAnswer>((resolve, reject) => {
     let answer: SmallAnswer | undefined;
     let deadline: { done(): void } | undefined;
@@ -67,14 +68,17 @@ export function smallPost(dispatcher: Dispatcher, url: URL, options: SmallPostOp
         reject(error);
       },
     };
+    const fail = (err: Error) => {
+      deadline?.done();
+      reject(err);
+    };
     try {
-      dispatcher.dispatch({
+      agent.dispatch({
         origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers: options.headers, body: options.body,
         headersTimeout: options.headersTimeout, bodyTimeout: options.bodyTimeout,
-      }, handler);
+      }, handler, fail);
     } catch (err) {
-      deadline?.done();
-      reject(err as Error);
+      fail(err as Error);
     }
   });
 }

@@ -20,6 +20,7 @@ import { schemeOf } from '../../core/wire-url.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { isLocalHostname, peerHost } from '../shared/localhost.js';
+import { LazyAgent, loadUndici } from '../shared/lazy-agent.js';
 
 export const PLUGIN_NAME = 'stream-proxy';
 export const STREAM_PROXY_SERVICE = 'stream.proxy';
@@ -80,11 +81,9 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
   dependencies: ['http-server', 'unix-transport'],
   optionsSchema,
   async apply(api, options) {
-    // Loaded only when the plugin is configured (a lighter start for everyone else).
-    const { Agent, request } = await import('undici');
     const { log } = api;
     const tokens = new Map<string, TokenEntry>();
-    const agent = new Agent({ keepAliveTimeout: 4_000 });
+    const agent = new LazyAgent({ keepAliveTimeout: 4_000 });
     const http = api.service(HTTP_SERVER_SERVICE);
     const unix = api.service(UNIX_TRANSPORT_SERVICE);
     let open = 0;
@@ -106,7 +105,8 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     }
 
     async function openUpstream(url: URL): Promise<Readable> {
-      const res = await request(url, { method: 'GET', dispatcher: agent, headersTimeout: options.upstreamTimeoutMs, bodyTimeout: options.upstreamTimeoutMs });
+      const [{ request }, dispatcher] = await Promise.all([loadUndici(), agent.get()]);
+      const res = await request(url, { method: 'GET', dispatcher, headersTimeout: options.upstreamTimeoutMs, bodyTimeout: options.upstreamTimeoutMs });
       if (res.statusCode < 200 || res.statusCode >= 300) {
         res.body.destroy();
         throw new CoordinatorError('ERR_PROVIDER_FAILED', `upstream stream ${url.origin} answered ${res.statusCode}`);

@@ -3,7 +3,9 @@
 // CONTROL_SECRET, `sub` equal to the role's subject, `exp`/`nbf` checked when
 // present (no leeway; exp stays optional: the Go peers mint tokens with `sub` only).
 
-import { jwtVerify, errors as joseErrors } from 'jose';
+// jose (177 modules) is loaded by the first control connection, not at start:
+// without CONTROL_SECRET no token is ever verified.
+let jose: Promise<typeof import('jose')> | undefined;
 
 export type ControlRole = 'rtmp' | 'wss' | 'hls';
 
@@ -13,6 +15,7 @@ export type AuthResult = { ok: true } | { ok: false; reason: string };
 
 export async function verifyControlToken(token: string | undefined, secret: Uint8Array, role: ControlRole): Promise<AuthResult> {
   if (!token) return { ok: false, reason: 'missing x-control-auth-token' };
+  const { jwtVerify, errors: joseErrors } = await (jose ??= import('jose'));
   try {
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256', 'HS384', 'HS512'], clockTolerance: 0 });
     if (typeof payload.sub !== 'string') return { ok: false, reason: 'token subject is not a string' };
