@@ -7,7 +7,7 @@
 
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
 import { decodeRequest, encodeAck, encodeRequest, encodeResponse, type EncodeOptions } from '../../core/codec.js';
@@ -20,6 +20,7 @@ import { FrameServer, createResponseSocket, type BadFrameReason } from './frame-
 import { sendMessage as sendFrameMessage } from './frame-client.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
+import { pumpUnixStream } from './stream-pump.js';
 import { ProviderWatch } from './provider-watch.js';
 import { ProviderStats, type ProviderRecord } from './provider-stats.js';
 import { argsValidator } from '../shared/task-schemas.js';
@@ -65,6 +66,8 @@ export interface UnixTransportService {
   offerStream(source: StreamSource, options?: { ttlMs?: number }): Promise<OfferedStream>;
   /** Read a unix: stream URL. */
   readStream(url: URL): Readable;
+  /** Copy a unix: stream into the writable `begin` returns at the first byte, through reused buffers (flat memory): see stream-pump.ts. */
+  pumpStream(url: URL, begin: () => Writable, onBytes?: (n: number) => void): Promise<number>;
   /** Send one framed message to a socket and return the decoded ack's error text ('' = accepted). */
   sendMessage(socketPath: string, json: string): Promise<string>;
   /** The providers of a task, best first. */
@@ -290,6 +293,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
         return stream;
       },
       readStream: (url) => readUnixStream(url),
+      pumpStream: (url, begin, onBytes) => pumpUnixStream(url, begin, onBytes ? { onBytes } : {}),
       sendMessage,
       providersOf: (task) => directory.list(task),
       async tasks() {
