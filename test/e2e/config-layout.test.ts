@@ -51,6 +51,17 @@ export default defineConfig({
     });
   }
 
+  it("a config that imports 'coordinator-runtime' only through a local helper file (the config itself never names it)", () => {
+    writeFileSync(path.join(etc, 'helper.mjs'), `import { defineConfig, inProcessProvider } from 'coordinator-runtime';
+export const make = (socketDir) => defineConfig({ socketDir, externalPort: 0, plugins: ['unix-transport', 'http-server', inProcessProvider({ tasks: { Ping: () => 'pong' } })] });
+`);
+    const configFile = path.join(etc, 'coordinator.config.mjs');
+    writeFileSync(configFile, `// Built by a helper.\nimport { make } from './helper.mjs';\nexport default make(${JSON.stringify(sockets.dir)});\n`);
+    const validate = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'coordinator.js'), 'validate', '--config', configFile], { cwd: etc, encoding: 'utf8' });
+    assert.equal(validate.status, 0, validate.stderr);
+    assert.match(validate.stdout, /configuration is valid/);
+  });
+
   it('prepare succeeds without typescript (npm ci --omit=dev in a clone): it skips the build and says why', () => {
     const clone = mkdtempSync(path.join(tmpdir(), 'coord-prod-'));
     try {
