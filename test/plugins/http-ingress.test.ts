@@ -207,6 +207,54 @@ describe('HTTP ingress, HTTP hooks, stream proxy (real sockets and HTTP)', funct
     }
   });
 
+  it('a unix stream: an empty one is a 200 with no body; one that cannot be opened is a 502 before any byte', async () => {
+    await start();
+    await provider({ Empty: () => ({ stream: '' }) });
+    await post(`${base}/`, httpRequest('z1', 'Empty', goHttpUrl(`127.0.0.1:${hooks.port}`, '/r')));
+    const delivered = JSON.parse((await hooks.next()).body);
+    const empty = await get(`${base}${delivered.streamURL.Path}`);
+    assert.deepEqual([empty.status, empty.body], [200, '']);
+    const proxy = runtime.service('stream.proxy');
+    const gone = proxy.register(new URL(`unix://${path.join(dir, 'no-such-stream.sock')}`));
+    const failed = await get(gone.href);
+    assert.deepEqual([failed.status, failed.body], [502, 'failed to stream data\n']);
+    assert.equal(proxy.open, 0);
+  });
+
+  it('a unix stream read slowly holds the provider back instead of buffering (backpressure end to end)', async () => {
+    await start();
+    let produced = 0;
+    await provider({
+      Fast: () => ({
+        stream: () => new Readable({
+          read() {
+            produced += 64 * 1024;
+            this.push(produced > 64 * 1024 * 1024 ? null : Buffer.alloc(64 * 1024, 3));
+          },
+        }),
+      }),
+    });
+    await post(`${base}/`, httpRequest('f1', 'Fast', goHttpUrl(`127.0.0.1:${hooks.port}`, '/r')));
+    const delivered = JSON.parse((await hooks.next()).body);
+    let received = 0;
+    await new Promise<void>((resolve, reject) => {
+      http.get(`${base}${delivered.streamURL.Path}`, (res) => {
+        res.pause();
+        res.once('readable', () => {
+          // The client reads nothing more for a while: the provider must stall far short of the 64 MiB.
+          setTimeout(() => {
+            const stalledAt = produced;
+            assert.ok(stalledAt < 16 * 1024 * 1024, `the provider ran ahead by ${stalledAt} bytes`);
+            res.on('data', (chunk: Buffer) => { received += chunk.length; });
+            res.on('end', resolve);
+            res.resume();
+          }, 300);
+        });
+      }).on('error', reject);
+    });
+    assert.equal(received, 64 * 1024 * 1024);
+  });
+
   it('a client that leaves mid-stream releases the source', async () => {
     await start();
     let destroyed = false;
