@@ -105,13 +105,15 @@ for (const engine of ENGINES) {
     it('claims are exclusive across processes racing for the same channels', async () => {
       const script = path.join(ROOT, 'test', 'fixtures', 'cluster-claimer.ts');
       const startAt = String(Date.now() + 4000);
+      // Nobody leaves (freeing its claims) before everyone has finished racing.
+      const leaveAt = String(Number(startAt) + 8000);
       const results = await Promise.all(['p1', 'p2', 'p3'].map((node) => new Promise<{ won: string[]; first: number; last: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, nats!.url, currentPrefix, node, '40', startAt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', script, nats!.url, currentPrefix, node, '40', startAt, leaveAt], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
         child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
         // A claimer that hangs fails the test with what it printed, well before mocha's timeout.
-        const watchdog = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        const watchdog = setTimeout(() => child.kill('SIGKILL'), 25_000);
         child.once('exit', (code, signal) => {
           clearTimeout(watchdog);
           if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
