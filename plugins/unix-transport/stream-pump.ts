@@ -105,6 +105,6 @@ export function pumpUnixStream(url: URL, begin: () => Writable, options: PumpOpt
       ended = true;
       finishIfDone();
     });
-    socket.once('error', (err) => settle(new CoordinatorError('ERR_PROVIDER_FAILED', `stream ${socketPath}: ${err.message}`, { cause: err })));
+    socket.on('error', (err) => settle(new CoordinatorError('ERR_PROVIDER_FAILED', `stream ${socketPath}: ${err.message}`, { cause: err })));
   });
 }
