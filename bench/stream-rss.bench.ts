@@ -30,12 +30,8 @@ function generated(total: number): Readable {
 
 /** CPU time (user + system) a process has used, seconds. */
 function cpuOf(pid: number): number {
-  const fields = readProcStat(pid);
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function readProcStat(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
 }
 
 async function freePort(): Promise<number> {

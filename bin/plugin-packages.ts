@@ -10,7 +10,7 @@ import { CoordinatorError } from '../core/errors.js';
 import type { PluginEntry } from '../core/config/types.js';
 import type { PluginLike } from '../core/plugin.js';
 import { BUILTIN_NAMES } from '../plugins/builtin-loaders.js';
-import { resolveOwnPackageFromConfigs } from '../core/config/self-resolve.js';
+import { resolveOwnPackage } from '../core/config/self-resolve.js';
 
 function isPackageName(name: string): boolean {
   return !BUILTIN_NAMES.includes(name) && /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i.test(name);
@@ -28,8 +28,7 @@ async function importPlugin(name: string, from: string): Promise<(PluginLike & (
     return undefined; // not installed: validation reports the unknown name (with a suggestion)
   }
   // The package imports 'coordinator-runtime' as a peer: where the app has none installed, it is us.
-  const self = new URL(`../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
-  resolveOwnPackageFromConfigs(self, (await import(self)) as Record<string, unknown>);
+  await resolveOwnPackage(true);
   const mod = (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
   const candidate = [mod.default, mod.plugin, (mod.default as Record<string, unknown> | undefined)?.default].find(isPlugin);
   if (!candidate) throw new CoordinatorError('ERR_UNKNOWN_PLUGIN', `package ${name} does not export a plugin (export default definePlugin({ … }))`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { CoordinatorError } from '../errors.js';
 import type { CoordinatorConfig } from './types.js';
-import { hooksAreCostly, namesOwnPackage, resolveOwnPackageFromConfigs } from './self-resolve.js';
+import { hooksAreCostly, namesOwnPackage, resolveOwnPackage } from './self-resolve.js';
 
 export const MODULE_NAME = 'coordinator';
 
@@ -18,8 +18,6 @@ export interface LoadedConfig {
 }
 
 let loads = 0;
-/** The package's own entry point (index.ts run from source, dist/index.js built). */
-const SELF_URL = new URL(`../../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
 
 /** Node 22.18+ and 23.6+ run TypeScript themselves (type stripping); elsewhere tsx is needed. */
 function nativeTypeScript(): boolean {
@@ -37,12 +35,6 @@ async function importTypeScript(href: string, filepath: string): Promise<Record<
   return (await tsx.tsImport(href, { parentURL: href })) as Record<string, unknown>;
 }
 
-/** The runtime itself, for configs that import 'coordinator-runtime' from outside any project (the namespace too when CommonJS may require it). */
-async function resolveSelf(filepath: string): Promise<void> {
-  const commonJs = !/\.m[jt]s$/.test(filepath);
-  resolveOwnPackageFromConfigs(SELF_URL, commonJs ? (await import(SELF_URL)) as Record<string, unknown> : undefined);
-}
-
 async function importConfig(filepath: string): Promise<Record<string, unknown>> {
   const href = pathToFileURL(filepath).href;
   // A query per load: a config edited between two loads in one process is read again.
@@ -50,10 +42,10 @@ async function importConfig(filepath: string): Promise<Record<string, unknown>> 
 }
 
 const loadModule: Loader = async (filepath) => {
-  // A config whose code (or a local file it imports) names the package gets the hooks first; another gets
-  // the ES module hook only where it costs no thread (Node 22.15+), for anything the scan missed.
-  if (namesOwnPackage(filepath)) await resolveSelf(filepath);
-  else if (!hooksAreCostly) resolveOwnPackageFromConfigs(SELF_URL);
+  // 'coordinator-runtime' from outside any project is the running copy: a config whose code (or a local file it
+  // imports) names it gets the hooks first; another only where they cost no thread (Node 22.15+), for what the scan missed.
+  if (namesOwnPackage(filepath)) await resolveOwnPackage(!/\.m[jt]s$/.test(filepath));
+  else if (!hooksAreCostly) await resolveOwnPackage(false);
   const mod = await importConfig(filepath);
   let exports: Record<string, unknown> = mod;
   // Run as CommonJS, the namespace's default is module.exports, which holds the ES exports.

@@ -40,7 +40,7 @@ type SyncResolve = (specifier: string, context: unknown, next: (specifier: strin
  * (module.registerHooks, 22.15+); else module.register (20.6+), whose hooks
  * run on a thread of their own (~10 MiB): hence installed only when needed.
  */
-export function resolveOwnPackageFromConfigs(selfUrl: string, namespace?: Namespace): void {
+function install(selfUrl: string, namespace?: Namespace): void {
   if (namespace) self = namespace;
   if (registered) return;
   registered = true;
@@ -52,6 +52,18 @@ export function resolveOwnPackageFromConfigs(selfUrl: string, namespace?: Namesp
   internals._load = function load(request, parent, isMain) {
     return request === PACKAGE && self ? self : original.call(this, request, parent, isMain);
   };
+}
+
+/** The package's own entry point: index.ts run from the sources, dist/index.js built. */
+const OWN_INDEX_URL = new URL(`../../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
+
+/**
+ * From now on, 'coordinator-runtime' is the running copy. `commonJs`: a
+ * CommonJS file may require it (require cannot wait), so the package's
+ * namespace is loaded now; otherwise it loads only if something imports it.
+ */
+export async function resolveOwnPackage(commonJs: boolean): Promise<void> {
+  install(OWN_INDEX_URL, commonJs ? (await import(OWN_INDEX_URL)) as Namespace : undefined);
 }
 
 /** Node runs module hooks in its own thread (module.registerHooks is missing): installing them has a cost. */

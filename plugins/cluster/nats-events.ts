@@ -79,6 +79,8 @@ type Jsm = {
 };
 
 const ms = (value: number) => value * 1_000_000; // JetStream durations are nanoseconds
+/** One stream's key (its events' queue here, and the digest of its subject). */
+const streamKeyOf = (channel: string, streamId: string) => JSON.stringify([channel, streamId]);
 
 export class NatsEventLog implements EventLog {
   private readonly stream: string;
@@ -141,7 +143,7 @@ export class NatsEventLog implements EventLog {
 
   private subject(channel: string, streamId: string, dead = false): string {
     // One token per stream: a digest (channel ids may be long and hold any id character).
-    const token = createHash('sha256').update(JSON.stringify([channel, streamId])).digest('base64url').slice(0, 32);
+    const token = createHash('sha256').update(streamKeyOf(channel, streamId)).digest('base64url').slice(0, 32);
     return `${this.deps.prefix}.${dead ? 'cbdead' : 'cb'}.${token}`;
   }
 
@@ -278,7 +280,7 @@ export class NatsEventLog implements EventLog {
   private receive(seq: number, event: Stored): void {
     this.outstanding.add(seq);
     this.lastReceived = seq;
-    const key = JSON.stringify([event.channel, event.streamId]);
+    const key = streamKeyOf(event.channel, event.streamId);
     let queue = this.queues.get(key);
     if (!queue) {
       queue = [];

@@ -10,6 +10,7 @@
 import type { Logger } from '../../core/logger.js';
 import type { EventLog, LoggedEvent, LoggedEventType } from '../cluster/index.js';
 import { permanent as isPermanent, retryDelay } from './retry.js';
+import { streamKeyOf } from './outbox.js';
 
 export interface ClusterDeliveryOptions {
   url: string;
@@ -69,7 +70,7 @@ export class ClusterDelivery {
       const pending: Pending = { type, channel, streamId, headers, resolve };
       // Order is kept: once one event waits in memory, later ones wait behind it.
       if (this.unstored.length > 0) return this.keep(pending);
-      const key = JSON.stringify([channel, streamId]);
+      const key = streamKeyOf(channel, streamId);
       const previous = this.tails.get(key) ?? Promise.resolve();
       this.appending += 1;
       const done = previous.then(() => this.store(pending)).finally(() => {

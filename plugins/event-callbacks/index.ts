@@ -588,9 +588,14 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (cluster) {
         await cluster.stop();
         cluster = undefined;
-        await agent.close();
-        return;
+      } else {
+        await stopOutbox();
       }
+      deadlines.close();
+      await agent.close();
+    });
+
+    async function stopOutbox(): Promise<void> {
       running = false;
       if (timer) clearTimeout(timer);
       if (storeTimer) clearTimeout(storeTimer);
@@ -604,9 +609,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       flushDelivered();
       outbox?.close();
       outbox = undefined;
-      deadlines.close();
-      await agent.close();
-    });
+    }
   },
 });
 

@@ -132,6 +132,18 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
       });
     }
 
+    /** The source failed before anything was sent: still a proper HTTP error. */
+    function failedBeforeFirstByte(res: http.ServerResponse, err: unknown): void {
+      log.warn({ err: (err as Error).message }, 'stream source failed before the first byte');
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('failed to stream data\n');
+    }
+
+    /** The source failed (or the client left) mid-stream: the response is aborted, an incomplete chunked body, never a silent truncation. */
+    function endedEarly(res: http.ServerResponse, err: unknown): void {
+      log.warn({ err: (err as Error).message }, 'stream ended early');
+      res.destroy();
+    }
+
     async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
       const match = TOKEN_PATTERN.exec(req.url ?? '');
       const entry = match ? tokens.get(match[1]!) : undefined;
@@ -149,8 +161,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         source = await openSource(entry.source);
         await firstChunk(source);
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'stream source failed before the first byte');
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('failed to stream data\n');
+        failedBeforeFirstByte(res, err);
         return;
       }
       res.writeHead(200, STREAM_HEADERS);
@@ -168,8 +179,7 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
         // chunked body, never a silent truncation).
         await pipeline(source, res);
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'stream ended early');
-        res.destroy();
+        endedEarly(res, err);
       } finally {
         open -= 1;
       }
@@ -185,14 +195,8 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
           return res.writeHead(200, STREAM_HEADERS);
         }, (n) => { bytes += n; });
       } catch (err) {
-        if (!begun) {
-          log.warn({ err: (err as Error).message }, 'stream source failed before the first byte');
-          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('failed to stream data\n');
-          return;
-        }
-        // A source that fails aborts the response (an incomplete chunked body, never a silent truncation).
-        log.warn({ err: (err as Error).message }, 'stream ended early');
-        res.destroy();
+        if (begun) endedEarly(res, err);
+        else failedBeforeFirstByte(res, err);
       } finally {
         open -= 1;
       }

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, startChild } from '../support/processes.js';
+import { builtinPlugins } from '../../index.js';
+import { BUILTIN_NAMES, loadBuiltinPlugins } from '../../plugins/builtin-loaders.js';
 
 describe('coordinator start: what loads', function () {
   this.timeout(30_000);
@@ -14,9 +16,20 @@ describe('coordinator start: what loads', function () {
   beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'footprint-')); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('the CLI\'s table of plugins loaded by name matches the library\'s table of built-ins', async () => {
+    assert.deepEqual([...BUILTIN_NAMES].sort(), Object.keys(builtinPlugins).sort());
+    const loaded = await loadBuiltinPlugins(BUILTIN_NAMES);
+    // (by name: run through tsx, a dynamic import and a static one of the same file may be two module instances)
+    for (const name of BUILTIN_NAMES) assert.equal(loaded[name]!.pluginName, builtinPlugins[name]!.pluginName, name);
+  });
+
   it('only the configured plugins, and neither undici nor jose before they are used', async () => {
     writeFileSync(path.join(dir, 'coordinator.config.mjs'), `/** @type {import('coordinator-runtime').CoordinatorConfig} */\nexport default { externalPort: 0, bindAddress: '127.0.0.1', plugins: ['http-server', 'key-auth'] };\n`);
-    const child = startChild(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, '--import', path.join(ROOT, 'test', 'support', 'module-trace.mjs'), path.join(ROOT, 'bin', 'coordinator.js'), 'start'], {}, dir);
+    // The CLI's main from the sources, through tsx loaded for the whole process (the launcher would pick dist/ when it is current,
+    // and its own tsx import would bypass the trace): what `coordinator start` runs, whatever the state of dist/.
+    const cli = pathToFileURL(path.join(ROOT, 'bin', 'cli.ts')).href;
+    const child = startChild(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, '--import', path.join(ROOT, 'test', 'support', 'module-trace.mjs'),
+      '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cli)}); await main(['start']);`], {}, dir);
     try {
       await child.waitFor(/coordinator ready/);
       // The trace is written from the module hooks' own thread: all of it is in once the process has exited.
