@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 // Shared benchmark helpers: run a baseline and a subject in the same process,
@@ -137,4 +137,52 @@ export function buildDist(): void {
 export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** A process started for a benchmark: its pid, the output so far, and a stop. */
+export interface BenchProcess {
+  pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawn a process and wait for `ready` in its output (stdout and stderr are
+ * read the whole time, so a chatty child never blocks on a full pipe).
+ */
+export async function spawnReady(args: string[], options: { cwd?: string; env?: Record<string, string>; ready: RegExp; timeoutMs?: number }): Promise<BenchProcess> {
+  const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => { if (out.length < 1_000_000) out += d.toString(); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { clearInterval(poll); reject(new Error(`not ready within ${options.timeoutMs ?? 20_000} ms:\n${out.slice(-2000)}`)); }, options.timeoutMs ?? 20_000);
+    const poll = setInterval(() => {
+      if (options.ready.test(out)) { clearTimeout(timer); clearInterval(poll); resolve(); }
+    }, 20);
+    void exited.then(() => { clearTimeout(timer); clearInterval(poll); reject(new Error(`exited before ready:\n${out.slice(-2000)}`)); });
+  });
+  return {
+    pid: child.pid!,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * `coordinator start` as users run it (compiled JavaScript, its own process),
+ * on port 0; resolves with its HTTP port once it is ready.
+ */
+export async function startCoordinatorProcess(args: string[], env: Record<string, string>, cwd: string): Promise<BenchProcess & { port: number }> {
+  // BENCH_COORDINATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the coordinator alone.
+  const nodeArgs = process.env.BENCH_COORDINATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = await spawnReady([...nodeArgs, path.join(ROOT, 'bin', 'coordinator.js'), 'start', ...args], { cwd, env, ready: /coordinator ready/, timeoutMs: 30_000 });
+  const port = Number(/"port":(\d+),"msg":"HTTP server listening"/.exec(child.output())?.[1]);
+  if (!port) { await child.stop(); throw new Error(`no HTTP port in the coordinator's output:\n${child.output().slice(-2000)}`); }
+  return { ...child, port };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inProcessProvider, keyAuth, parsePreviews, encodePreviews, parseResolutionList, encodeResolutionList, KEY_AUTH_ATTRIBUTE, type StreamSettings } from '../../index.js';
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime } from '../support/runtime.js';
@@ -156,5 +158,29 @@ describe('key auth against a real local application', function () {
     assert.equal(call.body, '{"who":"me"}');
     answer = () => ({ status: 403, body: '' });
     assert.equal((await runtime.inject({ task: 'rpc.task' })).errorCode, 'ERR_REJECTED');
+  });
+
+  it('a burst of 100 publishes reaches the verifier at once (no queue behind a small connection pool)', async () => {
+    // The verifier holds every answer until 100 verifications are open at the same time.
+    const held: http.ServerResponse[] = [];
+    let released = false;
+    const verifier = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        held.push(res);
+        if (held.length === 100 && !released) { released = true; for (const r of held) r.writeHead(200).end(); }
+        else if (released) res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => verifier.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      await start({ KEY_VERIFICATION_URL: `http://127.0.0.1:${(verifier.address() as AddressInfo).port}/verify` }, { timeoutMs: 5_000 });
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => publish(`burst${i}`)));
+      assert.deepEqual(answers.filter((a) => a.error !== ''), [], "verifications waited behind the connection pool until they timed out");
+      assert.equal(released, true);
+    } finally {
+      verifier.closeAllConnections();
+      await new Promise<void>((resolve) => verifier.close(() => resolve()));
+    }
   });
 });
