@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 // Shared benchmark helpers: run a baseline and a subject in the same process,
 // interleaved, and print ratios (machines are shared and noisy).
@@ -183,6 +183,12 @@ export async function startCoordinatorProcess(args: string[], env: Record<string
   const nodeArgs = process.env.BENCH_COORDINATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = await spawnReady([...nodeArgs, path.join(ROOT, 'bin', 'coordinator.js'), 'start', ...args], { cwd, env, ready: /coordinator ready/, timeoutMs: 30_000 });
   const port = Number(/"port":(\d+),"msg":"HTTP server listening"/.exec(child.output())?.[1]);
+  // BENCH_COORDINATOR_OUTPUT=FILE keeps what the coordinator printed (e.g. with --trace-gc in BENCH_COORDINATOR_NODE_ARGS).
+  const outputFile = process.env.BENCH_COORDINATOR_OUTPUT;
+  if (outputFile) {
+    const stop = child.stop;
+    child.stop = async () => { await stop(); writeFileSync(outputFile, child.output()); };
+  }
   if (!port) { await child.stop(); throw new Error(`no HTTP port in the coordinator's output:\n${child.output().slice(-2000)}`); }
   return { ...child, port };
 }
