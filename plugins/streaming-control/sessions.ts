@@ -135,13 +135,13 @@ export class ControlSessions {
     if (role !== 'hls') this.link()?.ingestOpened({ id, ip: session.externalIp, port: session.port, ssl: session.ssl, serverType: type });
     log.info({ session: id, role, ip: remoteIp }, 'control session open');
     const heartbeat = setInterval(() => plane.send(session, 'HEARTBEAT'), options.heartbeatIntervalMs);
-    let inactivity = setTimeout(() => ws.terminate(), options.inactivityTimeoutMs);
+    // One timer for the session's life, restarted by each message (refresh(): no timer made per message).
+    const inactivity = setTimeout(() => {
+      log.warn({ session: id, role }, 'control session silent for too long; closing');
+      ws.terminate();
+    }, options.inactivityTimeoutMs);
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      clearTimeout(inactivity);
-      inactivity = setTimeout(() => {
-        log.warn({ session: id, role }, 'control session silent for too long; closing');
-        ws.terminate();
-      }, options.inactivityTimeoutMs);
+      inactivity.refresh();
       if (!isBinary) this.handle(session, data.toString());
     });
     ws.on('error', (err) => log.debug({ session: id, err: err.message }, 'control socket error'));

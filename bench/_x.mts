@@ -1,0 +1,2 @@
+import { runBurstOnly } from './publish.bench.js';
+await runBurstOnly();
