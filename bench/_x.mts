@@ -1,2 +1,0 @@
-import { runBurstOnly } from './publish.bench.js';
-await runBurstOnly();
