@@ -142,9 +142,20 @@ export function toGoObject(url: URL): GoURLObject {
   };
 }
 
-export function writeWireUrl(url: URL | null, form: UrlWireForm): GoURLObject | string | null {
+// The Go form of a URL sent again and again (the unix transport's response
+// hook is one URL object for every forwarded request), made once per URL
+// object and href (a URL changed since is made again).
+const goForms = new WeakMap<URL, { href: string; object: Readonly<GoURLObject> }>();
+
+export function writeWireUrl(url: URL | null, form: UrlWireForm): Readonly<GoURLObject> | string | null {
   if (url === null) return null;
-  return form === 'object' ? toGoObject(url) : url.href;
+  const href = url.href;
+  if (form !== 'object') return href;
+  const cached = goForms.get(url);
+  if (cached !== undefined && cached.href === href) return cached.object;
+  const object = Object.freeze(toGoObject(url));
+  goForms.set(url, { href, object });
+  return object;
 }
 
 /** Build a unix: URL for a socket path. */

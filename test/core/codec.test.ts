@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, CoordinatorError } from '../../index.js';
+import { writeWireUrl } from '../../core/wire-url.js';
 
 const GO_HOOK = {
   Scheme: 'unix', Opaque: '', User: null, Host: '', Path: '/tmp/cerana/response/coord1.sock', RawPath: '',
@@ -110,5 +111,18 @@ describe('codec', () => {
       const again = decodeRequest(encodeRequest(req));
       assert.equal(again.responseHook?.href, req.responseHook?.href);
     }
+  });
+
+  it('writes a URL sent with every request once, and again only when the URL changed', () => {
+    const hook = new URL('unix:///tmp/cerana/response/coord1.sock');
+    const request = (n: number) => ({ id: `r${n}`, task: 'T', taskURL: null, responseHook: hook, streamURL: null, args: null });
+    const first = writeWireUrl(hook, 'object');
+    assert.deepEqual(first, GO_HOOK);
+    assert.equal(writeWireUrl(hook, 'object'), first, 'the Go form was made again for the same URL');
+    assert.ok(Object.isFrozen(first));
+    assert.equal(JSON.parse(encodeRequest(request(1))).responseHook.Path, '/tmp/cerana/response/coord1.sock');
+    hook.pathname = '/tmp/other.sock';
+    assert.equal((writeWireUrl(hook, 'object') as { Path: string }).Path, '/tmp/other.sock');
+    assert.equal(JSON.parse(encodeRequest(request(2))).responseHook.Path, '/tmp/other.sock');
   });
 });
