@@ -53,12 +53,35 @@ export function sendFrame(socketPath: string, json: string, options: SendFrameOp
   });
 }
 
+const ACCEPTED_HEAD = Buffer.from('{"error":"","id":"');
+const ACCEPTED_TAIL = Buffer.from('","result":null,"streamURL":null}');
+
+/**
+ * The ack every acomm peer writes for an accepted message, byte for byte
+ * (`{"error":"","id":"<id>","result":null,"streamURL":null}` with an id free
+ * of quotes, escapes and control characters): its error is '' with no decoding. Any other ack,
+ * even one meaning the same, is decoded.
+ */
+export function isPlainAcceptance(ack: Buffer): boolean {
+  const tailAt = ack.length - ACCEPTED_TAIL.length;
+  if (tailAt < ACCEPTED_HEAD.length) return false;
+  if (ack.compare(ACCEPTED_HEAD, 0, ACCEPTED_HEAD.length, 0, ACCEPTED_HEAD.length) !== 0) return false;
+  if (ack.compare(ACCEPTED_TAIL, 0, ACCEPTED_TAIL.length, tailAt, ack.length) !== 0) return false;
+  // The id: no quote, backslash or control character (those make another ack, or an unreadable one).
+  for (let i = ACCEPTED_HEAD.length; i < tailAt; i += 1) {
+    const byte = ack[i]!;
+    if (byte === 0x22 || byte === 0x5c || byte < 0x20) return false;
+  }
+  return true;
+}
+
 /**
  * Send one acomm message and return its ack's error text ('' = accepted).
  * Rejects when the peer cannot be reached or its ack cannot be read.
  */
 export async function sendMessage(socketPath: string, json: string, options: SendFrameOptions): Promise<string> {
   const ack = await sendFrame(socketPath, json, options);
+  if (isPlainAcceptance(ack)) return '';
   try {
     return decodeResponse(ack, { firstValue: true }).error;
   } catch (err) {

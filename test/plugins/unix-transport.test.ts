@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { statSync, existsSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createProvider, unixTransport, inProcessProvider, type RunningProvider } from '../../index.js';
+import fc from 'fast-check';
+import { createProvider, decodeResponse, encodeAck, unixTransport, inProcessProvider, type RunningProvider } from '../../index.js';
+import { isPlainAcceptance } from '../../plugins/unix-transport/frame-client.js';
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay } from '../support/runtime.js';
 import { tempSocketDir, staleSocket } from '../support/sockets.js';
@@ -346,5 +348,30 @@ describe('unix transport (real sockets)', () => {
       assert.equal(await runtime.call('Local'), 'local');
       assert.equal(await runtime.call('Remote'), 'remote');
     });
+  });
+});
+
+describe('acks read without decoding', () => {
+  it('only the plain acceptance skips the decoder, and it always means accepted', () => {
+    const plain = ['', 'r1', 'a-b_c.d 1', 'ü€'].map((id) => encodeAck(id, ''));
+    for (const ack of plain) assert.equal(isPlainAcceptance(Buffer.from(ack)), true, ack);
+    const others = [
+      encodeAck('r1', 'no provider'),
+      encodeAck('q"uote', ''),
+      encodeAck('back\\slash', ''),
+      encodeAck('new\nline', ''),
+      '{"error":"","id":"r1","result":null,"streamURL":null}\n',
+      '{"error":"","id":"r1","result":null,"streamURL":null,"error":"late"}',
+      '{"error":"","id":"r1","error":"x","result":null,"streamURL":null}',
+      '{"error":"","id":"r1\x01","result":null,"streamURL":null}',
+      '{"error": "","id":"r1","result":null,"streamURL":null}',
+      '{"error":"","id":"',
+    ];
+    for (const ack of others) assert.equal(isPlainAcceptance(Buffer.from(ack)), false, ack);
+    fc.assert(fc.property(fc.string(), fc.string(), (id, error) => {
+      const ack = Buffer.from(encodeAck(id, error));
+      if (isPlainAcceptance(ack)) assert.equal(decodeResponse(ack, { firstValue: true }).error, '');
+      if (error !== '') assert.equal(isPlainAcceptance(ack), false);
+    }), { numRuns: 2000 });
   });
 });
