@@ -5,11 +5,14 @@ import net from 'node:net';
 import { CoordinatorError } from '../../core/errors.js';
 import { decodeResponse } from '../../core/codec.js';
 import { FrameReader, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import type { DeadlineSignals } from '../shared/deadline-signals.js';
 
 export interface SendFrameOptions {
   /** Connect, write and ack must complete within this time, ms. */
   timeoutMs: number;
   maxAckBytes?: number;
+  /** Deadlines of timeoutMs on one shared timer (a sender making many sends): no timer made per send. */
+  deadlines?: DeadlineSignals;
 }
 
 /** Go's wording for dial failures, which peers and users know. */
@@ -32,12 +35,15 @@ export function sendFrame(socketPath: string, json: string, options: SendFrameOp
     const finish = (err: Error | null, body?: Buffer) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      if (deadline) deadline.done();
+      else clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
       else resolve(body!);
     };
-    const timer = setTimeout(() => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: no ack within ${options.timeoutMs} ms`, { details: { socket: socketPath } })), options.timeoutMs);
+    const timedOut = () => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: no ack within ${options.timeoutMs} ms`, { details: { socket: socketPath } }));
+    const deadline = options.deadlines?.track(timedOut);
+    const timer = deadline ? undefined : setTimeout(timedOut, options.timeoutMs);
     socket.once('connect', () => {
       connected = true;
       socket.write(frame);

@@ -18,6 +18,7 @@ import { connectionShare } from '../../core/limits.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { FrameServer, createResponseSocket, type BadFrameReason } from './frame-server.js';
 import { sendMessage as sendFrameMessage } from './frame-client.js';
+import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { ProviderDirectory, RESERVED_TASK_NAMES, assertTaskName, type ProviderSocket } from './discovery.js';
 import { offerStream, readUnixStream, type OfferedStream, type StreamSource } from './streams.js';
 import { pumpUnixStream } from './stream-pump.js';
@@ -124,7 +125,9 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
     const directory = new ProviderDirectory(socketDir);
     const offered = new Set<OfferedStream>();
 
-    const sendOptions = { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes };
+    // Every send's deadline on one shared timer (see deadline-signals.ts; unref'd, and left running at stop so that a late send still ends).
+    const sendDeadlines = new DeadlineSignals(options.sendTimeoutMs);
+    const sendOptions = { timeoutMs: options.sendTimeoutMs, maxAckBytes: options.maxFrameBytes, deadlines: sendDeadlines };
     const watch = options.providerWatchMs > 0 ? new ProviderWatch({
       intervalMs: options.providerWatchMs,
       isOpen: (id) => runtime.trackedRequest(id) !== undefined,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { statSync, existsSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -84,6 +85,25 @@ describe('unix transport (real sockets)', () => {
       const answer = await rawSend(hook.path, `{"error":"","id":"r1","result":[{"processor":0,"mhz":2600}],"streamURL":null}`);
       assert.equal(answer, ackText(''));
       assert.deepEqual(JSON.parse(await hook.next()).result, [{ processor: 0, mhz: 2600 }]);
+    });
+
+    it('a provider that takes the frame and never acks is given up after sendTimeoutMs; the next one gets the request', async () => {
+      await startCoordinator({ sendTimeoutMs: 300 }, { requestTimeoutMs: 10_000 });
+      const silent = net.createServer((s) => { s.on('data', () => undefined); s.on('error', () => undefined); });
+      mkdirSync(path.join(dir, 'Slow'), { recursive: true });
+      await new Promise<void>((resolve) => { silent.listen(path.join(dir, 'Slow', '10-silent.sock'), () => resolve()); });
+      const next = await peer('Slow/20-ok.sock', (body) => ackText(JSON.parse(body).id));
+      try {
+        const started = Date.now();
+        const pending = runtime.inject({ task: 'Slow', id: 's1' });
+        assert.equal(JSON.parse(await next.next()).id, 's1');
+        const waited = Date.now() - started;
+        assert.ok(waited >= 250 && waited < 5000, `the silent provider was left after ${waited} ms`);
+        await rawSend(responseSock, `{"error":"","id":"s1","result":"ok","streamURL":null}`);
+        assert.equal((await pending).result, 'ok');
+      } finally {
+        silent.close();
+      }
     });
 
     it('gives a provider the response socket for non-unix hooks and relays its answer (in-process caller)', async () => {
