@@ -148,9 +148,10 @@ export function headerValue(value: string): string {
   return PRINTABLE_ASCII.test(clean) ? clean : Buffer.from(clean, 'utf8').toString('latin1');
 }
 
+/** The event's headers as they can go on the wire, in a new object the delivery adds its own to (one object per attempt). */
 function headerSafe(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = headerValue(v);
+  for (const name in headers) out[name] = headerValue(headers[name]!);
   return out;
 }
 
@@ -192,11 +193,9 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     }
 
     async function post(row: Pick<OutboxRow, 'deliveryId' | 'seq' | 'type' | 'channel' | 'streamId' | 'headers' | 'createdAt'>): Promise<void> {
-      const headers: Record<string, string> = {
-        ...headerSafe(row.headers),
-        'x-delivery-id': row.deliveryId,
-        'x-event-sequence': String(row.seq),
-      };
+      const headers = headerSafe(row.headers);
+      headers['x-delivery-id'] = row.deliveryId;
+      headers['x-event-sequence'] = String(row.seq);
       if (auth !== undefined) headers.authorization = auth;
       let body = '';
       if (options.signingSecrets.length > 0) {
