@@ -84,8 +84,11 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
     async function verify(headers: Record<string, string>, body: string, requestId: string, trace: TraceContext | undefined): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
       const started = Date.now();
       try {
+        // `headers` is this verification's own object: completed in place, not copied.
+        if (auth !== undefined) headers.authorization = auth;
+        if (body) headers['content-type'] = 'application/json';
         const res = await smallPost(agent, verifierUrl!, {
-          headers: traceHeaders({ ...headers, ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, trace),
+          headers: traceHeaders(headers, trace),
           body,
           deadlines,
           headersTimeout: options.timeoutMs,
