@@ -217,7 +217,12 @@ export class ControlPlane {
   /** Open a channel for a publish (atomic with the busy check: no await in between). */
   open(channel: Omit<Channel, 'encoder' | 'startedAt' | 'substreams'>): boolean {
     if (this.channels.has(channel.name)) return false;
-    this.channels.set(channel.name, { ...channel, encoder: undefined, startedAt: Date.now(), substreams: [] });
+    // Every field written here, in one order (one object shape for every channel; no copy of the argument).
+    this.channels.set(channel.name, {
+      name: channel.name, publisher: channel.publisher, method: channel.method, streamId: channel.streamId,
+      encoder: undefined, encoderNode: undefined, sourceUri: channel.sourceUri, settings: channel.settings,
+      startedAt: Date.now(), substreams: [],
+    });
     this.sessions.get(channel.publisher)?.channels.add(channel.name);
     return true;
   }
