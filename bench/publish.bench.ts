@@ -9,9 +9,8 @@ import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createCoordinator } from '../index.js';
-import { buildDist, compare, measure, percentile, spawnReady, startCoordinatorProcess, type BenchProcess, type Measurement } from './support.js';
+import { buildDist, compare, measure, percentile, startCoordinatorProcess, startScript, type BenchProcess, type Measurement } from './support.js';
 
 const SECRET = 'bench-secret';
 const INGEST = 1000;
@@ -77,14 +76,13 @@ async function startBare(): Promise<{ bare: WebSocketServer; bareHttp: http.Serv
 }
 
 /** A key verifier answering 200 at once, in its own process (as the application would be). */
-async function startVerifier(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['-e', `
+async function startVerifier(): Promise<BenchProcess & { url: string }> {
+  const child = await startScript(`
     const http = require('node:http');
     const server = http.createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
-  return { url: `http://127.0.0.1:${port}/verify`, child };
+    server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port));
+  `);
+  return { ...child, url: `http://127.0.0.1:${child.port}/verify` };
 }
 
 /**
@@ -130,7 +128,7 @@ export async function runBurstOnly(): Promise<void> {
 
 /** The baseline in its own process, as the coordinator: a bare WebSocket server answering PUBLISH-ACCEPT at once. */
 async function startBareProcess(): Promise<BenchProcess & { url: string }> {
-  const child = await spawnReady(['-e', `
+  const child = await startScript(`
     const http = require('node:http');
     const { WebSocketServer } = require('ws');
     const server = http.createServer();
@@ -142,8 +140,8 @@ async function startBareProcess(): Promise<BenchProcess & { url: string }> {
       if (text.startsWith('PUBLISH-REQUEST')) ws.send('PUBLISH-ACCEPT\\nRequest-ID:' + id + '\\nStream-Channel:' + channel + '\\nStream-ID:0\\n');
     }));
     server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port));
-  `], { ready: /port \d+/ });
-  return { ...child, url: `ws://127.0.0.1:${/port (\d+)/.exec(child.output())![1]}/` };
+  `);
+  return { ...child, url: `ws://127.0.0.1:${child.port}/` };
 }
 
 async function runBurst(): Promise<void> {
@@ -176,7 +174,7 @@ async function runBurst(): Promise<void> {
     for (const p of [...encoders, ...ingest, ...bareIngest]) p.ws.terminate();
     await coordinator.stop();
     await bare.stop();
-    verifier.child.kill();
+    await verifier.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,6 @@
 //   read by the same client;
 // - the same bytes read straight from the unix socket by a process of its own.
 import http from 'node:http';
-import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +16,7 @@ import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { createProvider } from '../index.js';
 import { offerStream } from '../plugins/unix-transport/streams.js';
-import { buildDist, compare, rssOf, ROOT, type Measurement } from './support.js';
+import { buildDist, compare, rssOf, startCoordinatorProcess, startScript, type Measurement } from './support.js';
 
 const TOTAL = 2 * 1024 * 1024 * 1024;
 const PEAK_RSS_GOAL = 96 * 1048576;
@@ -32,14 +31,6 @@ function generated(total: number): Readable {
 function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Run a command to its end; its stdout. */
@@ -68,16 +59,11 @@ export async function run(): Promise<void> {
   buildDist();
   const dir = mkdtempSync(path.join(tmpdir(), 'stream-rss-'));
   const socketDir = path.join(dir, 'sockets');
-  const port = await freePort();
   const config = path.join(dir, 'coordinator.config.json');
-  writeFileSync(config, JSON.stringify({ socketDir, externalPort: port, bindAddress: '127.0.0.1', dataDir: path.join(dir, 'data'), plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'] }));
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'coordinator.js'), 'start', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  for (let i = 0; i < 200 && !/coordinator ready/i.test(out); i += 1) await new Promise((r) => setTimeout(r, 50));
-  const bare = spawn(process.execPath, ['-e', BARE_PIPE], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const barePort = await new Promise<number>((resolve) => bare.stdout!.on('data', (d: Buffer) => { const m = /port (\d+)/.exec(d.toString()); if (m) resolve(Number(m[1])); }));
-  const base = `http://127.0.0.1:${port}`;
+  writeFileSync(config, JSON.stringify({ socketDir, externalPort: 0, bindAddress: '127.0.0.1', dataDir: path.join(dir, 'data'), plugins: ['unix-transport', 'http-server', 'http-ingress', 'stream-proxy'] }));
+  const child = await startCoordinatorProcess(['--config', config], {}, dir);
+  const bare = await startScript(BARE_PIPE);
+  const base = `http://127.0.0.1:${child.port}`;
   const provider = createProvider({ socketDir, name: 'big', tasks: { Big: (args: { bytes?: number }) => ({ result: 'here', stream: () => generated(Number(args?.bytes ?? TOTAL)) }) } });
   await provider.start();
 
@@ -106,16 +92,16 @@ export async function run(): Promise<void> {
 
   // Warm-up: the coordinator has loaded what it loads on first use (the response hook's HTTP client) and compiled its paths.
   await download(await streamUrl(256 * 1024 * 1024));
-  const idleRss = rssOf(child.pid!);
+  const idleRss = rssOf(child.pid);
   let peakRss = 0;
   const throughCoordinator = async (): Promise<Measurement> => {
     const url = await streamUrl();
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssOf(child.pid!)); }, 25);
-    const cpu0 = cpuOf(child.pid!);
+    const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssOf(child.pid)); }, 25);
+    const cpu0 = cpuOf(child.pid);
     const { bytes, seconds } = await download(url);
     clearInterval(sampler);
     if (bytes !== TOTAL) throw new Error(`read ${bytes} bytes, expected ${TOTAL}`);
-    console.log(`coordinator RSS: idle ${(idleRss / 1048576).toFixed(0)} MiB, peak so far ${(peakRss / 1048576).toFixed(0)} MiB; coordinator CPU ${((cpuOf(child.pid!) - cpu0) / seconds).toFixed(2)} of a core`);
+    console.log(`coordinator RSS: idle ${(idleRss / 1048576).toFixed(0)} MiB, peak so far ${(peakRss / 1048576).toFixed(0)} MiB; coordinator CPU ${((cpuOf(child.pid) - cpu0) / seconds).toFixed(2)} of a core`);
     return { name: 'provider -> coordinator process -> HTTP (curl)', opsPerSec: bytes / 1048576 / seconds };
   };
   const offered = async (read: (socketPath: string) => Promise<{ bytes: number; seconds: number }>, name: string): Promise<Measurement> => {
@@ -129,7 +115,7 @@ export async function run(): Promise<void> {
 
   try {
     await compare('2 GiB stream, same client (curl): through a coordinator process vs a bare Node unix -> HTTP pipe process (MiB/s as ops/s; RSS sampled from outside)',
-      () => offered((socketPath) => download(`http://127.0.0.1:${barePort}/?path=${encodeURIComponent(socketPath)}`), 'bare Node unix -> HTTP pipe (curl)'),
+      () => offered((socketPath) => download(`http://127.0.0.1:${bare.port}/?path=${encodeURIComponent(socketPath)}`), 'bare Node unix -> HTTP pipe (curl)'),
       throughCoordinator, 3, { target: 0.95, goal: rssGoal });
     await compare('2 GiB stream: through a coordinator process (curl) vs a direct unix read (a process of its own)',
       () => offered(async (socketPath) => {
@@ -141,9 +127,8 @@ export async function run(): Promise<void> {
   } finally {
     await provider.stop(100);
     hook.close();
-    bare.kill('SIGTERM');
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await bare.stop();
+    await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -180,6 +180,12 @@ export async function spawnReady(args: string[], options: { cwd?: string; env?: 
   };
 }
 
+/** A Node script (`node -e`) in its own process that prints `port <n>` once it listens: the process and its port. */
+export async function startScript(script: string): Promise<BenchProcess & { port: number }> {
+  const child = await spawnReady(['-e', script], { ready: /port \d+/ });
+  return { ...child, port: Number(/port (\d+)/.exec(child.output())![1]) };
+}
+
 /**
  * `coordinator start` as users run it (compiled JavaScript, its own process),
  * on port 0; resolves with its HTTP port once it is ready.

@@ -34,10 +34,10 @@ export function arg(message: ControlMessage, name: string): string {
   return message.args.get(name.toLowerCase()) ?? '';
 }
 
-/** Line breaks and other control characters would break the line format (or inject arguments). */
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROLS = /[\u0000-\u001f\u007f]/g;
 
+/** Line breaks and other control characters would break the line format (or inject arguments). */
 function clean(value: string): string {
   // Tested first: almost no value has one, and a test allocates nothing.
   return CONTROL.test(value) ? value.replace(CONTROLS, '') : value;
