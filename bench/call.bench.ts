@@ -2,7 +2,7 @@
 // onRequest, the in-process provider) vs Moleculer's local broker.call with
 // one middleware, in the same process. Target: ratio ≥ 0.25.
 import { ServiceBroker, type ActionHandler, type Context } from 'moleculer';
-import { createCoordinator, definePlugin, inProcessProvider } from '../index.js';
+import { createCoordinator, definePlugin, inProcessProvider } from './subject.js';
 import { compare, measure } from './support.js';
 
 export async function run(): Promise<void> {

@@ -9,11 +9,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cluster, createCoordinator, httpServer, keyAuth, streamingControl, type Coordinator } from '../index.js';
-import { NatsClusterState } from '../plugins/cluster/nats.js';
-import { ControlPeer, mintToken } from '../testing/control-peer.js';
+import { cluster, ControlPeer, createCoordinator, httpServer, keyAuth, LazyAgent, mintToken, NatsClusterState, streamingControl, type Coordinator } from './subject.js';
 import { startNatsServer } from '../test/support/nats.js';
-import { LazyAgent } from '../plugins/shared/lazy-agent.js';
 import { compare, percentile, type Measurement } from './support.js';
 import { application, directPosts, throughCallbacks } from './outbox.bench.js';
 

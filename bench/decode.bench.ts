@@ -1,7 +1,7 @@
 // Decoding a large request (about 100,000 members, the default maxJsonKeys)
 // vs JSON.parse of the same text: the codec's own work (the limits scan, the
 // field lookup in any case) must stay a small part of the parse.
-import { decodeRequest } from '../core/codec.js';
+import { decodeRequest } from './subject.js';
 import { compare, type Measurement } from './support.js';
 
 function timed(name: string, op: () => unknown, count: number): Measurement {

@@ -1,6 +1,6 @@
 // In-process dispatch through the full hook pipeline (onRequest, resolveProvider,
 // tracker, onResponse, delivery) vs a plain async function doing the same work.
-import { createCoordinator, definePlugin, inProcessProvider } from '../index.js';
+import { createCoordinator, definePlugin, inProcessProvider } from './subject.js';
 import { compare, measure } from './support.js';
 
 export async function run(): Promise<void> {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { Pool } from 'undici';
-import { createCoordinator, createProvider, httpIngress, httpServer, inProcessProvider, streamProxy, unixTransport } from '../index.js';
+import { createCoordinator, createProvider, httpIngress, httpServer, inProcessProvider, streamProxy, unixTransport } from './subject.js';
 import { ACK, compare, listen, measure, startHook } from './support.js';
 
 function generated(total: number): Readable {

@@ -9,10 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { LazyAgent } from '../plugins/shared/lazy-agent.js';
-import { smallPost } from '../plugins/shared/small-post.js';
-import { DeadlineSignals } from '../plugins/shared/deadline-signals.js';
-import { createCoordinator, eventCallbacks, makeEvent, type PluginLike } from '../index.js';
+import { createCoordinator, DeadlineSignals, eventCallbacks, LazyAgent, makeEvent, smallPost, type PluginLike } from './subject.js';
 import { compare } from './support.js';
 
 const EVENTS = 4000;

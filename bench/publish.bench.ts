@@ -9,7 +9,7 @@ import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createCoordinator } from '../index.js';
+import { createCoordinator } from './subject.js';
 import { buildDist, compare, measure, percentile, startCoordinatorProcess, startScript, type BenchProcess, type Measurement } from './support.js';
 
 const SECRET = 'bench-secret';

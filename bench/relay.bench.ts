@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, Pool, request } from 'undici';
-import { createCoordinator, createProvider, httpIngress, httpServer, unixTransport } from '../index.js';
+import { createCoordinator, createProvider, httpIngress, httpServer, unixTransport } from './subject.js';
 import { ACK, compare, listen, measure, startHook } from './support.js';
 
 function frame(json: string): Buffer {

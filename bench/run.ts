@@ -1,8 +1,11 @@
 // npm run bench [name…]: runs every bench/*.bench.ts (or the named ones).
 import { readdirSync, writeFileSync } from 'node:fs';
-import { results } from './support.js';
+import { buildDist, results } from './support.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+// Every benchmark measures the compiled package (bench/subject.ts): build it first.
+buildDist();
 
 const here = import.meta.dirname;
 const wanted = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // Choosing an encoder among 10,000: the O(log n) pool vs a linear scan with
 // the same rule (least load, lowest id, capacity respected), in the same run.
-import { EncoderPool } from '../index.js';
+import { EncoderPool } from './subject.js';
 import { compare } from './support.js';
 
 interface Enc { id: number; capacity: number; load: number }

@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { createProvider } from '../index.js';
-import { offerStream } from '../plugins/unix-transport/streams.js';
+import { createProvider, offerStream } from './subject.js';
 import { buildDist, compare, rssOf, startCoordinatorProcess, startScript, type Measurement } from './support.js';
 
 const TOTAL = 2 * 1024 * 1024 * 1024;

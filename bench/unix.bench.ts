@@ -1,7 +1,7 @@
 // Requests through the coordinator to a provider over unix sockets vs the same
 // client talking to the provider directly, in the same run.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createClient, createCoordinator, createProvider, unixTransport } from '../index.js';
+import { createClient, createCoordinator, createProvider, unixTransport } from './subject.js';
 import { compare, measure } from './support.js';
 
 export async function run(): Promise<void> {

@@ -138,6 +138,8 @@ export class Outbox {
   /** Transactions open (nested ones are savepoints) and the rows they added, for the schedule after the commit. */
   private depth = 0;
   private addedInTransaction: OutboxRow[] = [];
+  /** The streams of addedInTransaction. */
+  private readonly addedStreams = new Set<string>();
   private closed = false;
   /**
    * Delivered rows not yet deleted on disk (deleted in batches). Their
@@ -255,6 +257,7 @@ export class Outbox {
     } catch (err) {
       this.depth -= 1;
       this.addedInTransaction = [];
+      this.addedStreams.clear();
       // What the caches learnt inside the transaction may not be on disk: read it again.
       this.nextSeqs.clear();
       this.announcedKeys.clear();
@@ -264,6 +267,7 @@ export class Outbox {
     if (this.depth === 0 && this.addedInTransaction.length > 0) {
       const rows = this.addedInTransaction;
       this.addedInTransaction = [];
+      this.addedStreams.clear();
       for (const row of rows) this.schedule.added(row);
     }
     return result;
@@ -290,11 +294,12 @@ export class Outbox {
       this.rememberSeq(streamKey, seq + 1);
       const deliveryId = randomUUID();
       // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
-      const due = this.schedule.has(streamKey) || this.addedInTransaction.some((r) => r.streamKey === streamKey) ? PARKED : now;
+      const due = this.schedule.has(streamKey) || this.addedStreams.has(streamKey) ? PARKED : now;
       const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
       // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
       const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
       this.addedInTransaction.push(row);
+      this.addedStreams.add(streamKey);
       return row;
     });
   };
@@ -313,10 +318,19 @@ export class Outbox {
     this.nextSeqs.set(streamKey, next);
   }
 
-  /** Rows leave the outbox: their streams' next sequence numbers go to disk (one write per stream). */
-  private persistSeqs(rows: OutboxRow[]): void {
+  /**
+   * Rows leave the outbox: their streams' next sequence numbers go to disk
+   * (one write per stream). A stream that still has rows waiting is skipped
+   * (`whileWaiting` false): those rows stay on disk with higher numbers, so
+   * nextSeqOf reads the stream right without it, and its last row to leave
+   * writes it.
+   */
+  private persistSeqs(rows: OutboxRow[], whileWaiting = true): void {
     const next = new Map<string, number>();
-    for (const row of rows) next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
+    for (const row of rows) {
+      if (!whileWaiting && this.schedule.has(row.streamKey)) continue;
+      next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
+    }
     for (const [key, value] of next) this.statements.setSeq.run(key, Math.max(value, this.nextSeqs.get(key) ?? 0));
   }
 
@@ -391,7 +405,7 @@ export class Outbox {
         this.announcedKeys.delete(row.streamKey);
       }
     }
-    this.persistSeqs(rows);
+    this.persistSeqs(rows, false);
   }
 
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */

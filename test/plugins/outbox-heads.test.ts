@@ -134,6 +134,37 @@ describe('outbox: stream heads and group commit', () => {
     }
   });
 
+  it('sequence numbers go on after a reopen, whether all of a stream\'s rows left the outbox or some still wait', () => {
+    const file = path.join(dir, 'seq.sqlite');
+    let outbox = new Outbox(file);
+    const deliverHeads = (n: number) => {
+      for (let i = 0; i < n; i += 1) for (const row of outbox.nextBatch(Date.now() + 1000, 10).due) outbox.markDelivered(row);
+      outbox.flushDelivered();
+    };
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        outbox.enqueue('stream-available', 'done', 'D', {});
+        outbox.enqueue('stream-available', 'held', 'H', {});
+      }
+      // Two of each delivered and deleted; 'done' then delivers its third: every row of it has left.
+      deliverHeads(2);
+      const third = outbox.nextBatch(Date.now() + 1000, 10).due.find((r) => r.channel === 'done')!;
+      outbox.markDelivered(third);
+      outbox.flushDelivered();
+    } finally {
+      outbox.close();
+    }
+    // Another process (a restart) knows only what is on disk.
+    outbox = new Outbox(file);
+    try {
+      assert.equal(outbox.enqueue('stream-available', 'done', 'D', {}).seq, 4, 'a stream whose rows all left goes on from stream_seq');
+      assert.equal(outbox.enqueue('stream-available', 'held', 'H', {}).seq, 4, 'a stream with a row still waiting goes on after that row');
+      assert.deepEqual(names(outbox.nextBatch(Date.now() + 1000, 10).due).sort(), ['done#4', 'held#3']);
+    } finally {
+      outbox.close();
+    }
+  });
+
   it('an outbox written before heads were tracked is put right when it opens', () => {
     const file = path.join(dir, 'old.sqlite');
     new Outbox(file).close();
