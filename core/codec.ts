@@ -40,33 +40,54 @@ const RESPONSE_ALIASES = {
   error: ['error'],
 } as const satisfies Record<string, readonly string[]>;
 
+/** Every alias of every field, lower-cased, with its field and rank (built once per table). */
+type LowerAliases<K extends string> = Map<string, { field: K; rank: number }>;
+const lowerTables = new WeakMap<object, LowerAliases<string>>();
+
+function lowerAliases<K extends string>(aliases: Record<K, readonly string[]>): LowerAliases<K> {
+  let table = lowerTables.get(aliases) as LowerAliases<K> | undefined;
+  if (!table) {
+    table = new Map();
+    for (const field of Object.keys(aliases) as K[]) aliases[field].forEach((alias, rank) => table!.set(alias.toLowerCase(), { field, rank }));
+    lowerTables.set(aliases, table);
+  }
+  return table;
+}
+
 /**
  * Read the fields: exact key first, then any case, then the other spellings
  * (the camelCase key wins). The case-insensitive fallback walks the keys once,
- * whatever their number.
+ * whatever their number, and only when some key of the object matched no
+ * alias exactly: a field can be found under another case only through such a
+ * key (no two fields share an alias in any case).
  */
 function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonly string[]>): Record<K, unknown> {
   const out = {} as Record<K, unknown>;
-  let missing: K[] | undefined;
+  let missing = false;
+  let exact = 0;
   for (const field of Object.keys(aliases) as K[]) {
     let found = false;
     for (const alias of aliases[field]) {
       if (Object.prototype.hasOwnProperty.call(obj, alias)) {
         out[field] = obj[alias];
         found = true;
+        exact += 1;
         break;
       }
     }
-    if (!found) (missing ??= []).push(field);
+    if (!found) missing = true;
   }
   if (!missing) return out;
-  const wanted = new Map<string, { field: K; rank: number }>();
-  for (const field of missing) aliases[field].forEach((alias, rank) => wanted.set(alias.toLowerCase(), { field, rank }));
+  let keys = 0;
+  for (const key in obj) if (Object.prototype.hasOwnProperty.call(obj, key)) keys += 1;
+  if (keys === exact) return out;
+  const wanted = lowerAliases(aliases);
   const best = new Map<K, number>();
   for (const key in obj) {
     if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
     const hit = wanted.get(key.toLowerCase());
-    if (!hit) continue;
+    // A field found by an exact key keeps it (out holds it, and best does not).
+    if (!hit || (Object.prototype.hasOwnProperty.call(out, hit.field) && !best.has(hit.field))) continue;
     const rank = best.get(hit.field);
     if (rank === undefined || hit.rank < rank) {
       best.set(hit.field, hit.rank);

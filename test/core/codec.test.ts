@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, CoordinatorError } from '../../index.js';
 import { writeWireUrl } from '../../core/wire-url.js';
+import fc from 'fast-check';
 
 const GO_HOOK = {
   Scheme: 'unix', Opaque: '', User: null, Host: '', Path: '/tmp/cerana/response/coord1.sock', RawPath: '',
@@ -124,5 +125,40 @@ describe('codec', () => {
     hook.pathname = '/tmp/other.sock';
     assert.equal((writeWireUrl(hook, 'object') as { Path: string }).Path, '/tmp/other.sock');
     assert.equal(JSON.parse(encodeRequest(request(2))).responseHook.Path, '/tmp/other.sock');
+  });
+
+  it('finds each field by the same rule whatever the keys (exact spelling first, camelCase first, then any case): property test', () => {
+    // The rule, written plainly: a field takes its first alias present exactly; a field with none takes, among keys equal to one of its aliases in another case, the one of the earliest alias.
+    const requestAliases = { id: ['id'], task: ['task'], taskURL: ['taskURL', 'task_url'], responseHook: ['responseHook', 'response_hook'], streamURL: ['streamURL', 'stream_url'], args: ['args'] };
+    const responseAliases = { id: ['id'], result: ['result'], streamURL: ['streamURL', 'stream_url'], error: ['error'] };
+    const rule = (obj: Record<string, unknown>, aliases: Record<string, string[]>) => {
+      const out: Record<string, unknown> = {};
+      for (const [field, names] of Object.entries(aliases)) {
+        const exact = names.find((n) => Object.hasOwn(obj, n));
+        if (exact !== undefined) { out[field] = obj[exact]; continue; }
+        let rank = Infinity;
+        for (const key of Object.keys(obj)) {
+          const r = names.findIndex((n) => n.toLowerCase() === key.toLowerCase());
+          if (r >= 0 && r < rank) { rank = r; out[field] = obj[key]; }
+        }
+      }
+      return out;
+    };
+    const spellings = (aliases: Record<string, string[]>) => Object.values(aliases).flat();
+    // Keys: aliases as written, in other cases, and unrelated keys; each value is valid for any field (a string that is also a URL).
+    const keyOf = (names: string[]) => fc.oneof(
+      fc.constantFrom(...names),
+      fc.tuple(fc.constantFrom(...names), fc.array(fc.boolean(), { minLength: 16, maxLength: 16 })).map(([n, up]) => [...n].map((c, i) => (up[i] ? c.toUpperCase() : c.toLowerCase())).join('')),
+      fc.constantFrom('extra', 'Other', 'guest_id'),
+    );
+    const objectOf = (names: string[]) => fc.uniqueArray(keyOf(names), { maxLength: 10 }).map((keys) => Object.fromEntries(keys.map((k, i) => [k, `unix:///v${i}`])));
+    fc.assert(fc.property(objectOf(spellings(requestAliases)), (obj) => {
+      const expected = rule(obj, requestAliases);
+      assert.deepEqual(decodeRequest(obj), decodeRequest({ id: '', ...expected }));
+    }), { numRuns: 2000 });
+    fc.assert(fc.property(objectOf(spellings(responseAliases)), (obj) => {
+      const expected = rule(obj, responseAliases);
+      assert.deepEqual(decodeResponse(obj), decodeResponse({ id: '', ...expected }));
+    }), { numRuns: 2000 });
   });
 });
