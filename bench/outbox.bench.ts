@@ -68,7 +68,7 @@ export async function run(): Promise<void> {
     await compare(`${EVENTS} stream events to the application`,
       () => directPosts(app.url, agent),
       () => throughCallbacks('through the durable outbox', app.url),
-      3, { target: 0.7, warmup: true });
+      5, { target: 0.7, warmup: true });
   } finally {
     await agent.close();
     app.close();

@@ -24,8 +24,9 @@ const verdict = (r: (typeof results)[number]) => {
   return checks.length === 0 ? '—' : checks.every(Boolean) ? 'pass' : 'FAIL';
 };
 const targetText = (r: (typeof results)[number]) => [r.target !== undefined ? `ratio ≥ ${r.target}` : '', r.goal?.text ?? ''].filter(Boolean).join('; ') || '—';
-const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)} | ${targetText(r)} | ${verdict(r)} |`);
-const table = ['| path | ours | baseline | ratio | target | result |', '|---|---|---|---|---|---|', ...rows].join('\n');
+const spreadText = (r: (typeof results)[number]) => (r.spread && r.spread.low !== r.spread.high ? ` (rounds ${r.spread.low.toFixed(2)}–${r.spread.high.toFixed(2)})` : '');
+const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)}${spreadText(r)} | ${targetText(r)} | ${verdict(r)} |`);
+const table = ['| path | ours | baseline | ratio (of the medians; lowest–highest single round) | target | result |', '|---|---|---|---|---|---|', ...rows].join('\n');
 console.log(`\n${table}`);
 if (wanted.length === 0) {
   writeFileSync(path.join(here, 'results.md'), `# Benchmark results\n\n\`npm run bench\` on ${process.platform} ${process.arch}, Node ${process.version}, ${started}. Ratios compare the subject with a baseline run side by side in the same process, median of the rounds (this machine is shared and noisy: compare ratios, not absolute numbers).\n\n${table}\n`);

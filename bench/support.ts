@@ -53,6 +53,8 @@ export interface ResultRow {
   target?: number;
   /** An absolute goal of the subject (e.g. p99 ≤ 20 ms), and whether it was met. */
   goal?: { text: string; met: boolean };
+  /** The lowest and highest ratio of a single round (subject / the baseline run just before it): how noisy the median is. */
+  spread?: { low: number; high: number };
 }
 
 /** Options of compare(): the ratio to reach and absolute goals of the subject. */
@@ -95,16 +97,18 @@ export async function compare(
   };
   const best = { baseline: median(baselines), subject: median(subjects) };
   const ratio = best.subject!.opsPerSec / best.baseline!.opsPerSec;
+  const perRound = subjects.map((m, i) => m.opsPerSec / baselines[i]!.opsPerSec);
+  const spread = { low: Math.min(...perRound), high: Math.max(...perRound) };
   const fmt = (m: Measurement) => `${m.name.padEnd(34)} ${Math.round(m.opsPerSec).toString().padStart(9)} ops/s` +
     (m.p50Us !== undefined ? `  p50 ${m.p50Us.toFixed(1)} µs  p99 ${m.p99Us!.toFixed(1)} µs` : '');
   console.log(`\n## ${title}`);
   console.log(fmt(best.baseline!));
   console.log(fmt(best.subject!));
-  console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (${ratio >= 1 ? `subject is ${ratio.toFixed(2)}x faster` : `baseline is ${(1 / ratio).toFixed(2)}x faster`})`);
+  console.log(`ratio subject/baseline: ${ratio.toFixed(3)}  (${ratio >= 1 ? `subject is ${ratio.toFixed(2)}x faster` : `baseline is ${(1 / ratio).toFixed(2)}x faster`}; single rounds ${spread.low.toFixed(3)}–${spread.high.toFixed(3)})`);
   const short = (m: Measurement) => `${m.name}: ${Math.round(m.opsPerSec).toLocaleString('en-US')}/s${m.p99Us !== undefined ? `, p99 ${m.p99Us >= 1000 ? `${(m.p99Us / 1000).toFixed(1)} ms` : `${m.p99Us.toFixed(1)} µs`}` : ''}`;
   const goal = options.goal?.(best.subject);
   if (goal) console.log(`goal: ${goal.text}: ${goal.met ? 'met' : 'NOT met'}`);
-  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
+  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, spread, ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
   return { baseline: best.baseline!, subject: best.subject!, ratio };
 }
 
