@@ -24,7 +24,7 @@ const verdict = (r: (typeof results)[number]) => {
   return checks.length === 0 ? '—' : checks.every(Boolean) ? 'pass' : 'FAIL';
 };
 const targetText = (r: (typeof results)[number]) => [r.target !== undefined ? `ratio ≥ ${r.target}` : '', r.goal?.text ?? ''].filter(Boolean).join('; ') || '—';
-const spreadText = (r: (typeof results)[number]) => (r.spread && r.spread.low !== r.spread.high ? ` (rounds ${r.spread.low.toFixed(2)}–${r.spread.high.toFixed(2)})` : '');
+const spreadText = (r: (typeof results)[number]) => (r.spread && r.spread.low !== r.spread.high ? ` (rounds ${r.spread.low.toFixed(3)}–${r.spread.high.toFixed(3)})` : '');
 const rows = results.map((r) => `| ${r.path} | ${r.ours} | ${r.baseline} | ${r.ratio.toFixed(3)}${spreadText(r)} | ${targetText(r)} | ${verdict(r)} |`);
 const table = ['| path | ours | baseline | ratio (of the medians; lowest–highest single round) | target | result |', '|---|---|---|---|---|---|', ...rows].join('\n');
 console.log(`\n${table}`);
