@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createCoordinator } from './subject.js';
-import { buildDist, compare, measure, percentile, startCoordinatorProcess, startScript, type BenchProcess, type Measurement } from './support.js';
+import { compare, measure, percentile, startCoordinatorProcess, startScript, type BenchProcess, type Measurement } from './support.js';
 
 const SECRET = 'bench-secret';
 const INGEST = 1000;
@@ -148,7 +148,6 @@ async function runBurst(): Promise<void> {
   const INGEST_B = 100;
   const PER = 20;
   const ENCODERS_B = 20;
-  buildDist();
   const verifier = await startVerifier();
   const bare = await startBareProcess();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'publish-burst-'));

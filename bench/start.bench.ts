@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildDist, results, rssOf, ROOT } from './support.js';
+import { results, rssOf, ROOT } from './support.js';
 
 const RUNS = 3;
 const SETTLE_MS = 2000;
@@ -48,7 +48,6 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 export async function run(): Promise<void> {
-  buildDist();
   const dir = mkdtempSync(path.join(tmpdir(), 'start-bench-'));
   try {
     copyFileSync(path.join(ROOT, 'coordinator.config.mjs'), path.join(dir, 'coordinator.config.mjs'));

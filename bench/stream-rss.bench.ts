@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { createProvider, offerStream } from './subject.js';
-import { buildDist, compare, rssOf, startCoordinatorProcess, startScript, type Measurement } from './support.js';
+import { compare, rssOf, startCoordinatorProcess, startScript, type Measurement } from './support.js';
 
 const TOTAL = 2 * 1024 * 1024 * 1024;
 const PEAK_RSS_GOAL = 96 * 1048576;
@@ -54,8 +54,7 @@ const DIRECT_READER = "const net=require('node:net');let n=0;net.connect(process
 const BARE_PIPE = "const http=require('node:http'),net=require('node:net');http.createServer((q,s)=>{const u=net.connect(new URL(q.url,'http://x').searchParams.get('path'));u.once('connect',()=>{s.writeHead(200,{'content-type':'application/octet-stream'});u.pipe(s)});u.on('error',()=>s.destroy());s.on('close',()=>u.destroy())}).listen(0,'127.0.0.1',function(){console.log('port '+this.address().port)})";
 
 export async function run(): Promise<void> {
-  // The coordinator runs as users run it: from a current dist/.
-  buildDist();
+  // The coordinator runs as users run it: from the dist/ that run.ts built.
   const dir = mkdtempSync(path.join(tmpdir(), 'stream-rss-'));
   const socketDir = path.join(dir, 'sockets');
   const config = path.join(dir, 'coordinator.config.json');

@@ -137,16 +137,12 @@ export async function startHook(): Promise<{ server: http.Server; port: number; 
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
-let built = false;
-
 /**
- * A current dist/, built once per run: the benchmarks measure the compiled
- * package (see subject.ts), and a stale one would make bin/coordinator.js run
- * the sources through tsx.
+ * A current dist/ (run.ts builds it once, before any benchmark loads): the
+ * benchmarks measure the compiled package (see subject.ts), and a stale one
+ * would make bin/coordinator.js run the sources through tsx.
  */
 export function buildDist(): void {
-  if (built) return;
-  built = true;
   const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
 }

@@ -318,19 +318,10 @@ export class Outbox {
     this.nextSeqs.set(streamKey, next);
   }
 
-  /**
-   * Rows leave the outbox: their streams' next sequence numbers go to disk
-   * (one write per stream). A stream that still has rows waiting is skipped
-   * (`whileWaiting` false): those rows stay on disk with higher numbers, so
-   * nextSeqOf reads the stream right without it, and its last row to leave
-   * writes it.
-   */
-  private persistSeqs(rows: OutboxRow[], whileWaiting = true): void {
+  /** Rows leave the outbox: their streams' next sequence numbers go to disk (one write per stream). */
+  private persistSeqs(rows: OutboxRow[]): void {
     const next = new Map<string, number>();
-    for (const row of rows) {
-      if (!whileWaiting && this.schedule.has(row.streamKey)) continue;
-      next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
-    }
+    for (const row of rows) next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
     for (const [key, value] of next) this.statements.setSeq.run(key, Math.max(value, this.nextSeqs.get(key) ?? 0));
   }
 
@@ -405,7 +396,8 @@ export class Outbox {
         this.announcedKeys.delete(row.streamKey);
       }
     }
-    this.persistSeqs(rows, false);
+    // Only streams with no row left waiting: the rows still waiting stay on disk with higher numbers (nextSeqOf reads them), and the last to leave writes its stream's.
+    this.persistSeqs(rows.filter((row) => !this.schedule.has(row.streamKey)));
   }
 
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
