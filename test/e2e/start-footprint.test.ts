@@ -2,7 +2,7 @@
 // no others, and what a plugin needs only to send (undici) or to verify a
 // control token (jose) loads when first used, not at start.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,14 +27,15 @@ describe('coordinator start: what loads', function () {
     writeFileSync(path.join(dir, 'coordinator.config.mjs'), `/** @type {import('coordinator-runtime').CoordinatorConfig} */\nexport default { externalPort: 0, bindAddress: '127.0.0.1', plugins: ['http-server', 'key-auth'] };\n`);
     // The CLI's main from the sources, through tsx loaded for the whole process (the launcher would pick dist/ when it is current,
     // and its own tsx import would bypass the trace): what `coordinator start` runs, whatever the state of dist/.
+    const trace = path.join(dir, 'modules.trace');
     const cli = pathToFileURL(path.join(ROOT, 'bin', 'cli.ts')).href;
     const child = startChild(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, '--import', path.join(ROOT, 'test', 'support', 'module-trace.mjs'),
-      '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cli)}); await main(['start']);`], {}, dir);
+      '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cli)}); await main(['start']);`], { MODULE_TRACE_FILE: trace }, dir);
     try {
       await child.waitFor(/coordinator ready/);
-      // The trace is written from the module hooks' own thread: all of it is in once the process has exited.
       await child.stop();
-      const loaded = [...child.output().matchAll(/^module-loaded (\S+)$/gm)].map((m) => m[1]!);
+      assert.ok(existsSync(trace), `the module trace was written:\n${child.output()}`);
+      const loaded = [...readFileSync(trace, 'utf8').matchAll(/^module-loaded (\S+)$/gm)].map((m) => m[1]!);
       const any = (pattern: RegExp) => loaded.filter((url) => pattern.test(url));
       assert.ok(any(/\/plugins\/http-server\/index\.[jt]s$/).length > 0, 'http-server loads');
       assert.ok(any(/\/plugins\/key-auth\/index\.[jt]s$/).length > 0, 'key-auth loads');
