@@ -9,6 +9,7 @@
 import { CoordinatorError } from './errors.js';
 import type { Request } from './model.js';
 import type { InternalRequestContext } from './context.js';
+import { IdTable } from './id-table.js';
 import { IndexedHeap } from './indexed-heap.js';
 
 export interface TrackedRequest {
@@ -28,7 +29,8 @@ export interface TrackedRequest {
 export type TimeoutHandler = (entry: TrackedRequest) => void;
 
 export class Tracker {
-  private readonly entries = new Map<string, TrackedRequest>();
+  /** By id (an IdTable, not a Map: see id-table.ts for what a churning Map keeps alive). */
+  private readonly entries = new IdTable<TrackedRequest>();
   private readonly deadlines = new IndexedHeap<TrackedRequest>((a, b) => a.deadline < b.deadline);
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -142,6 +144,6 @@ export class Tracker {
         this.emptyWaiters.push(done);
       });
     }
-    return [...this.entries.values()];
+    return this.entries.values();
   }
 }

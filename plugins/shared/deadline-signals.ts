@@ -5,10 +5,18 @@
 // costs ~20 ns. All signals of one DeadlineSignals share one timeout, so
 // their deadlines come in the order they were created: one timer, armed for
 // the oldest, aborts what is overdue.
+//
+// The signals waiting are a linked list, not a Set: a Set that churns at the
+// rate of requests keeps what it held alive through young-generation
+// collections (see core/id-table.ts), and here that is each request's
+// controller, signal and listeners. Unlinked, an entry keeps nothing.
 
 interface Pending {
   readonly abort: (reason: Error) => void;
   readonly deadline: number;
+  prev: Pending | undefined;
+  next: Pending | undefined;
+  linked: boolean;
 }
 
 export interface DeadlineSignal {
@@ -18,8 +26,9 @@ export interface DeadlineSignal {
 }
 
 export class DeadlineSignals {
-  /** In creation order, hence in deadline order. */
-  private readonly pending = new Set<Pending>();
+  /** In creation order, hence in deadline order: the oldest first. */
+  private head: Pending | undefined;
+  private tail: Pending | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly timeoutMs: number) {}
@@ -32,10 +41,23 @@ export class DeadlineSignals {
 
   /** Call `abort` once the timeout has passed, unless done() came first (no AbortSignal at all). */
   track(abort: (reason: Error) => void): { done(): void } {
-    const entry: Pending = { abort, deadline: Date.now() + this.timeoutMs };
-    this.pending.add(entry);
+    const entry: Pending = { abort, deadline: Date.now() + this.timeoutMs, prev: this.tail, next: undefined, linked: true };
+    if (this.tail) this.tail.next = entry;
+    else this.head = entry;
+    this.tail = entry;
     if (!this.timer) this.arm(entry.deadline);
-    return { done: () => { this.pending.delete(entry); } };
+    return { done: () => this.unlink(entry) };
+  }
+
+  private unlink(entry: Pending): void {
+    if (!entry.linked) return;
+    entry.linked = false;
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.tail = entry.prev;
+    entry.prev = undefined;
+    entry.next = undefined;
   }
 
   private arm(deadline: number): void {
@@ -46,12 +68,12 @@ export class DeadlineSignals {
   private sweep(): void {
     this.timer = undefined;
     const now = Date.now();
-    for (const entry of this.pending) {
+    for (let entry = this.head; entry; entry = this.head) {
       if (entry.deadline > now) {
         this.arm(entry.deadline);
         return;
       }
-      this.pending.delete(entry);
+      this.unlink(entry);
       entry.abort(new DOMException(`The operation timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
     }
   }
@@ -60,6 +82,6 @@ export class DeadlineSignals {
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending.clear();
+    while (this.head) this.unlink(this.head);
   }
 }

@@ -22,6 +22,22 @@ describe('DeadlineSignals', () => {
     deadlines.close();
   });
 
+  it('forgets finished ones wherever they sit (first, middle, last; twice is harmless) and aborts the rest in creation order', async () => {
+    const deadlines = new DeadlineSignals(30);
+    const aborted: number[] = [];
+    const tracked = Array.from({ length: 8 }, (_, i) => deadlines.track(() => aborted.push(i)));
+    for (const i of [0, 3, 4, 7]) tracked[i]!.done();
+    tracked[3]!.done();
+    await delay(60);
+    assert.deepEqual(aborted, [1, 2, 5, 6]);
+    // Done after the abort, and new signals after the list emptied: the timer is armed again.
+    tracked[1]!.done();
+    const again = deadlines.start();
+    await delay(60);
+    assert.equal(again.signal.aborted, true);
+    deadlines.close();
+  });
+
   it('close() stops the timer: nothing is aborted after it', async () => {
     const deadlines = new DeadlineSignals(20);
     const pending = deadlines.start();
