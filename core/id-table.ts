@@ -15,14 +15,15 @@
 // every id into a string-table entry: slower with one call in flight.)
 //
 // Same behaviour as the Map it replaces: any string is an id, values() in
-// insertion order.
+// insertion order. Ids may be numbers too (a counter of ours: nothing for the
+// collector at all).
 
 /** Slot arrays longer than this are dropped when the table empties. */
 const SHRINK_ABOVE = 1024;
 
-export class IdTable<V extends object> {
+export class IdTable<V extends object, K extends string | number = string> {
   /** Id -> slot in `slots`. */
-  private readonly index = new Map<string, number>();
+  private readonly index = new Map<K, number>();
   private readonly slots: Array<V | undefined> = [];
   /** Slots emptied by delete(), reused before the array grows. */
   private readonly free: number[] = [];
@@ -31,17 +32,17 @@ export class IdTable<V extends object> {
     return this.index.size;
   }
 
-  get(id: string): V | undefined {
+  get(id: K): V | undefined {
     const slot = this.index.get(id);
     return slot === undefined ? undefined : this.slots[slot];
   }
 
-  has(id: string): boolean {
+  has(id: K): boolean {
     return this.index.has(id);
   }
 
   /** Add or replace the entry for `id`. */
-  set(id: string, value: V): void {
+  set(id: K, value: V): void {
     const slot = this.index.get(id);
     if (slot !== undefined) {
       this.slots[slot] = value;
@@ -53,7 +54,7 @@ export class IdTable<V extends object> {
   }
 
   /** Remove the entry for `id`; true when there was one. */
-  delete(id: string): boolean {
+  delete(id: K): boolean {
     const slot = this.index.get(id);
     if (slot === undefined) return false;
     this.index.delete(id);

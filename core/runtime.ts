@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createRequest, errorResponse, type Request, type Response } from './model.js';
 import type { PluginApi, PluginInstance, PluginLike, LifecycleFn, ServiceName, ServiceTypes } from './plugin.js';
 import { toPluginInstance } from './plugin.js';
+import { InFlight } from './in-flight.js';
 import { Tracker, type TrackedRequest } from './tracker.js';
 import type { ResolvedConfig } from './config/types.js';
 import { configError } from './config/validate.js';
@@ -115,7 +116,8 @@ export class Coordinator {
   private readonly tracker: Tracker;
   private readonly plugins: PluginInstance<any>[] = [];
   private readonly services = new Map<string, { plugin: string; value: unknown }>();
-  private readonly settling = new Set<Promise<void>>();
+  /** Response deliveries under way. */
+  private readonly settling = new InFlight();
   /**
    * Per-runtime measurements for observers (metrics, dashboards): 'request'
    * (a request settled: task, outcome, durationMs) and what plugins report
@@ -344,8 +346,7 @@ export class Coordinator {
       }
     }
     if (leftovers.length > 0) cut.push(`${leftovers.length} in-flight request(s) answered ERR_SHUTTING_DOWN`);
-    const settled = (async () => { while (this.settling.size > 0) await Promise.allSettled([...this.settling]); })();
-    if (!await withinDeadline(settled, left())) cut.push(`${this.settling.size} response deliveries`);
+    if (!await withinDeadline(this.settling.idle(), left())) cut.push(`${this.settling.size} response deliveries`);
     this.tracker.dispose();
     if (!await withinDeadline(this.hooks.stop.promise(ctx).catch((err: unknown) => { errors.push(err); }), left())) cut.push('plugin stop hooks');
     this.state = 'stopped';
@@ -467,9 +468,7 @@ export class Coordinator {
       this.settleInProcess(entry, response);
       return;
     }
-    const work = this.deliverResponse(entry, response);
-    this.settling.add(work);
-    void work.finally(() => this.settling.delete(work));
+    this.settling.track(this.deliverResponse(entry, response));
   }
 
   private settleInProcess(entry: TrackedRequest, incoming: Response): void {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
+import { InFlight } from '../../core/in-flight.js';
 import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookAuthorization, webhookEnv, webhookOptionsSchema, webhookProblems, type WebhookOptions } from '../shared/webhook-auth.js';
 import type { Env } from '../shared/env.js';
@@ -176,7 +177,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
     // One POST within requestTimeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.requestTimeoutMs);
     const callbackUrl = options.url ? new URL(options.url) : undefined;
-    const attempts = new Set<Promise<void>>();
+    /** POSTs under way (a count: see core/in-flight.ts). */
+    const attempts = new InFlight();
     let outbox: Outbox | undefined;
     let timer: NodeJS.Timeout | undefined;
     let running = false;
@@ -400,15 +402,13 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         const { due, wakeAt } = outbox.nextBatch(Date.now(), options.concurrency - posting);
         for (const row of due) {
           posting += 1;
-          const work = attempt(row).catch(() => undefined).then(() => {
+          attempts.track(attempt(row).catch(() => undefined).then(() => {
             posting -= 1;
-            attempts.delete(work);
             scheduleDeliveredFlush();
             // The freed slot takes the next due row now (its connection is free now), not a loop turn later.
             if (!pumpScheduled) pump();
             notifyIdle();
-          });
-          attempts.add(work);
+          }));
         }
         if (wakeAt !== undefined && posting < options.concurrency) {
           timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
@@ -604,7 +604,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       if (storeTimer) clearTimeout(storeTimer);
       if (unstored.length > 0) log.error({ events: unstored.length }, 'stopping with events the outbox could not store: they are LOST');
       // Attempts in flight finish (bounded by requestTimeoutMs); what is left stays on disk for the next start.
-      await Promise.allSettled([...attempts]);
+      await attempts.idle();
       flushDelivered();
       outbox?.close();
       outbox = undefined;

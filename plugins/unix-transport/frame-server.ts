@@ -4,6 +4,8 @@
 
 import net from 'node:net';
 import { promises as fs } from 'node:fs';
+import { IdTable } from '../../core/id-table.js';
+import { InFlight } from '../../core/in-flight.js';
 import type { Logger } from '../../core/logger.js';
 import type { ByteBudget } from '../../core/budget.js';
 import { decodeResponse, encodeAck } from '../../core/codec.js';
@@ -35,8 +37,11 @@ export interface FrameServerOptions {
 
 export class FrameServer {
   private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  private readonly handling = new Set<Promise<void>>();
+  /** Open connections by a number of ours (one per message: an IdTable, not a Set churned per connection; see core/id-table.ts). */
+  private readonly sockets = new IdTable<net.Socket, number>();
+  private nextSocket = 0;
+  /** Frames being handled (a count, not a Set churned per frame: see core/in-flight.ts). */
+  private readonly handling = new InFlight();
 
   constructor(private readonly options: FrameServerOptions) {}
 
@@ -66,7 +71,8 @@ export class FrameServer {
   }
 
   private onConnection(socket: net.Socket): void {
-    this.sockets.add(socket);
+    const socketId = ++this.nextSocket;
+    this.sockets.set(socketId, socket);
     const { budget } = this.options;
     const reader = new FrameReader(this.options.maxFrameBytes);
     let settled = false;
@@ -131,8 +137,7 @@ export class FrameServer {
         }
         finish(ack);
       })();
-      this.handling.add(work);
-      void work.finally(() => this.handling.delete(work));
+      this.handling.track(work);
     });
     socket.on('end', () => {
       if (!settled) bad(reader.bytesBuffered < 4 || reader.declaredLength === 0 ? 'eof' : 'unexpected-eof');
@@ -141,7 +146,7 @@ export class FrameServer {
     socket.on('close', () => {
       clearTimeout(timer);
       release();
-      this.sockets.delete(socket);
+      this.sockets.delete(socketId);
     });
   }
 
@@ -151,10 +156,8 @@ export class FrameServer {
     this.server = undefined;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    if (this.handling.size > 0) {
-      await Promise.race([Promise.allSettled([...this.handling]), new Promise((r) => setTimeout(r, graceMs).unref())]);
-    }
-    for (const socket of this.sockets) socket.destroy();
+    await this.handling.idleWithin(graceMs);
+    for (const socket of this.sockets.values()) socket.destroy();
     await closed;
     await removeSocketFile(this.options.path);
   }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pino } from 'pino';
 import type { CoordinatorError } from '../../core/errors.js';
+import { InFlight } from '../../core/in-flight.js';
 import { decodeRequest, encodeAck, encodeResponse } from '../../core/codec.js';
 import { errorResponse, successResponse, type Request, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
@@ -95,7 +96,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
   const socketDir = path.resolve(options.socketDir);
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-  const running = new Set<Promise<void>>();
+  const running = new InFlight();
   const offered = new Set<OfferedStream>();
   const stopping = new AbortController();
   const servers: FrameServer[] = [];
@@ -195,8 +196,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
         if (!request.task) return encodeAck(request.id, 'missing task');
         // The socket selects the handler, whatever the request's task says (as the original).
         const work = runTask(taskName, config, request);
-        running.add(work);
-        void work.finally(() => running.delete(work));
+        running.track(work);
         return encodeAck(request.id, '');
       },
       onBadFrame: (reason) => encodeAck('', reason === 'eof' ? 'failed to unmarshal request: EOF' : `failed to unmarshal request: ${reason}`),
@@ -218,9 +218,7 @@ export function createProvider(options: ProviderOptions): RunningProvider {
     },
     async stop(graceMs = 5000) {
       await Promise.all(servers.map((s) => s.close(graceMs)));
-      if (running.size > 0) {
-        await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      }
+      await running.idleWithin(graceMs);
       stopping.abort();
       await client.stop();
       await Promise.all([...offered].map((s) => s.close()));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { definePlugin, inProcessProvider, CoordinatorError, type Provider, type Request } from '../../index.js';
-import { makeRuntime, delay } from '../support/runtime.js';
+import { createCoordinator, definePlugin, inProcessProvider, CoordinatorError, type Provider, type Request } from '../../index.js';
+import { makeRuntime, delay, captureLogger } from '../support/runtime.js';
 
 function rejectsWith(code: string, pattern?: RegExp) {
   return (err: unknown) => {
@@ -349,6 +349,31 @@ describe('runtime: requests and tracking', () => {
     assert.ok(elapsed >= 140 && elapsed < 2000, `drained for ${elapsed} ms`);
     assert.equal(runtime.inFlight, 0);
     assert.equal(runtime.status, 'stopped');
+  });
+
+  it('stop() waits for response deliveries under way, and names those still going at its deadline', async () => {
+    // A delivery scheme of our own: each delivery takes the time its hook's host names.
+    const delivered: string[] = [];
+    const slowHooks = definePlugin({
+      name: 'slow-hooks',
+      apply(api) {
+        api.registerDelivery('slow', { deliver: async (hook, response) => { await delay(Number(hook.hostname)); delivered.push(response.id); } });
+      },
+    });
+    const { logger, captured } = captureLogger('info');
+    const runtime = createCoordinator({ plugins: [], stopTimeoutMs: 1000 }, { logger, env: {} }).use(slowHooks).use(inProcessProvider({ tasks: { Echo: (args) => args } }));
+    await runtime.start();
+    const request = (id: string, ms: number): Request => ({ id, task: 'Echo', taskURL: null, responseHook: new URL(`slow://${ms}/`), streamURL: null, args: id });
+    await Promise.all([runtime.dispatch(request('quick', 100)), runtime.dispatch(request('quick2', 300)), runtime.dispatch(request('endless', 5000))]);
+    await delay(10);
+    const t0 = Date.now();
+    await runtime.stop();
+    const elapsed = Date.now() - t0;
+    assert.deepEqual(delivered, ['quick', 'quick2'], 'the deliveries that end before the deadline are waited for');
+    assert.ok(elapsed >= 900 && elapsed < 3000, `stopped after ${elapsed} ms`);
+    const [stopped] = captured.find('coordinator stopped; some work was cut at the deadline');
+    assert.ok(stopped, captured.text());
+    assert.deepEqual(stopped.whatWasCut, ['1 response deliveries']);
   });
 
   it('stop() returns at once when nothing is in flight and is idempotent', async () => {
