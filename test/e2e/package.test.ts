@@ -81,8 +81,10 @@ describe('package: the packed tarball as an app installs it', function () {
     app = path.join(work, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true }));
-    const install = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, encoding: 'utf8' });
-    assert.equal(install.status, 0, install.stderr);
+    // --engine-strict: a dependency that wants a newer Node than the one installing it is an error, not a warning
+    // (CI runs this first on Node 20, the oldest line package.json's engines claims).
+    const install = spawnSync('npm', ['install', '--offline', '--engine-strict', '--no-audit', '--no-fund', tarball], { cwd: app, encoding: 'utf8' });
+    assert.equal(install.status, 0, `npm install refused the package on Node ${process.version}:\n${install.stderr}`);
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
