@@ -7,6 +7,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { CoordinatorError } from '../../core/errors.js';
+import { IdTable } from '../../core/id-table.js';
 import { encodeRequest } from '../../core/codec.js';
 import { createRequest, errorResponse, type Response } from '../../core/model.js';
 import type { Logger } from '../../core/logger.js';
@@ -51,7 +52,8 @@ export function createClient(options: ClientOptions): AcommClient {
     : options.coordinatorUrl ?? unixUrl(path.join(socketDir, 'coordinator', 'coordinator.sock'));
   const responseSocketPath = path.join(socketDir, 'response', `${options.name}.sock`);
   const hook = unixUrl(responseSocketPath);
-  const pending = new Map<string, { resolve: (r: Response) => void; timer: NodeJS.Timeout }>();
+  /** Calls waiting for their response, by id (an IdTable: one comes and goes per call; see core/id-table.ts). */
+  const pending = new IdTable<{ id: string; resolve: (r: Response) => void; timer: NodeJS.Timeout }>();
 
   function settle(id: string, response: Response): void {
     const entry = pending.get(id);
@@ -74,7 +76,7 @@ export function createClient(options: ClientOptions): AcommClient {
     const request = createRequest({ id, task, args: args ?? null, responseHook: hook, streamURL: o.streamURL ?? null });
     const answered = new Promise<Response>((resolve) => {
       const timer = setTimeout(() => settle(id, errorResponse(id, 'response timeout', 'ERR_TIMEOUT')), o.timeoutMs ?? options.requestTimeoutMs ?? 60_000);
-      pending.set(id, { resolve, timer });
+      pending.set(id, { id, resolve, timer });
     });
     if (schemeOf(coordinatorUrl) !== 'unix') {
       settle(id, errorResponse(id, 'this client reaches the coordinator over unix sockets only', 'ERR_UNKNOWN_SCHEME'));
@@ -93,7 +95,7 @@ export function createClient(options: ClientOptions): AcommClient {
     responseSocketPath,
     start: () => responseServer.listen(),
     async stop() {
-      for (const id of [...pending.keys()]) settle(id, errorResponse(id, 'client stopping', 'ERR_SHUTTING_DOWN'));
+      for (const entry of pending.values()) settle(entry.id, errorResponse(entry.id, 'client stopping', 'ERR_SHUTTING_DOWN'));
       await responseServer.close(0);
     },
     send,
