@@ -1,6 +1,6 @@
 // Work under way that a stop must wait for (response deliveries, frames being
 // handled, provider tasks, callback POSTs): a count, and who waits for it to
-// reach zero.
+// reach zero; and a wait for any work bounded by a deadline.
 //
 // Not a Set of the promises: a long-lived Set that takes and drops one per
 // request kept what it dropped alive through young-generation collections
@@ -36,12 +36,18 @@ export class InFlight {
   }
 
   /** idle(), or `ms` at most; true when everything finished in time. */
-  async idleWithin(ms: number): Promise<boolean> {
-    if (this.count === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); timer.unref(); });
-    const done = await Promise.race([this.idle().then(() => true as const), late]);
+  idleWithin(ms: number): Promise<boolean> {
+    return this.count === 0 ? Promise.resolve(true) : withinDeadline(this.idle(), ms);
+  }
+}
+
+/** Wait for `work` up to `ms`; false when the deadline came first (the work goes on, unawaited). */
+export async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([work.then(() => true), expired]);
+  } finally {
     clearTimeout(timer);
-    return done;
   }
 }

@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createRequest, errorResponse, type Request, type Response } from './model.js';
 import type { PluginApi, PluginInstance, PluginLike, LifecycleFn, ServiceName, ServiceTypes } from './plugin.js';
 import { toPluginInstance } from './plugin.js';
-import { InFlight } from './in-flight.js';
+import { InFlight, withinDeadline } from './in-flight.js';
 import { Tracker, type TrackedRequest } from './tracker.js';
 import type { ResolvedConfig } from './config/types.js';
 import { configError } from './config/validate.js';
@@ -591,17 +591,6 @@ export class Coordinator {
     } catch (err) {
       this.log.error({ err, event: event.type }, 'event handler failed');
     }
-  }
-}
-
-/** Wait for `work` up to `ms`; false when the deadline came first (the work goes on, unawaited). */
-async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    return await Promise.race([work.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
