@@ -78,13 +78,12 @@ function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonl
     if (!found) missing = true;
   }
   if (!missing) return out;
-  let keys = 0;
-  for (const key in obj) if (Object.prototype.hasOwnProperty.call(obj, key)) keys += 1;
-  if (keys === exact) return out;
+  // The keys are listed once (a large object is not enumerated twice): when each is an exact match, nothing is left to find.
+  const keys = Object.keys(obj);
+  if (keys.length === exact) return out;
   const wanted = lowerAliases(aliases);
   const best = new Map<K, number>();
-  for (const key in obj) {
-    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+  for (const key of keys) {
     const hit = wanted.get(key.toLowerCase());
     // A field found by an exact key keeps it (out holds it, and best does not).
     if (!hit || (Object.prototype.hasOwnProperty.call(out, hit.field) && !best.has(hit.field))) continue;
