@@ -12,6 +12,14 @@
 // then reads the due heads straight off the next_attempt_at index, in time
 // order, whatever the depth of the queues behind them; delivering or
 // dead-lettering a head un-parks the next row of its stream.
+//
+// The index of rows by stream (outbox_stream) exists only while the outbox
+// holds more rows than the schedule keeps in memory (maxCachedRows): only
+// then are a stream's rows read back from disk. Below that every row is in
+// memory and the index would only cost writes: each commit would rewrite
+// one of its pages per stream touched, which measured as the larger part of
+// the outbox's cost under a backlog (see docs/ARCHITECTURE.md). It is built
+// when the rows outgrow memory and dropped when the outbox is empty again.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -67,7 +75,6 @@ CREATE TABLE IF NOT EXISTS outbox (
   next_attempt_at INTEGER NOT NULL,
   last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id);
 -- What is due is decided in memory (schedule.ts): no index on next_attempt_at to keep up on every write.
 DROP INDEX IF EXISTS outbox_due;
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -120,6 +127,8 @@ export const PARKED = 8_640_000_000_000_000;
 /** Streams whose next sequence number and announcement are remembered in memory, at most. */
 const MAX_CACHED_STREAMS = 50_000;
 
+const CREATE_STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id)';
+
 export function streamKeyOf(channel: string, streamId: string): string {
   return JSON.stringify([channel, streamId]);
 }
@@ -138,8 +147,8 @@ export class Outbox {
   /** Transactions open (nested ones are savepoints) and the rows they added, for the schedule after the commit. */
   private depth = 0;
   private addedInTransaction: OutboxRow[] = [];
-  /** The streams of addedInTransaction. */
-  private readonly addedStreams = new Set<string>();
+  /** The streams of addedInTransaction, with the highest sequence number each took. */
+  private readonly addedStreams = new Map<string, number>();
   private closed = false;
   /**
    * Delivered rows not yet deleted on disk (deleted in batches). Their
@@ -148,6 +157,11 @@ export class Outbox {
    */
   private pendingDeletes: OutboxRow[] = [];
   private readonly pendingIds = new Set<number>();
+  /** The highest sequence number among each stream's pendingDeletes. */
+  private readonly pendingSeqs = new Map<string, number>();
+  /** Whether the index of rows by stream (outbox_stream) exists: only while rows may be on disk only (see the top of this file). */
+  private indexed = false;
+  private readonly maxCachedRows: number;
   /**
    * Each stream's next sequence number, as far as this process knows (read
    * from disk on a miss). stream_seq on disk is written when rows leave the
@@ -179,6 +193,12 @@ export class Outbox {
     const db = this.db;
     this.statements = {
       nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
+      deadMaxSeq: db.prepare('SELECT MAX(seq) AS m FROM dead_letters WHERE stream_key = ?'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM outbox'),
+      allRows: db.prepare('SELECT * FROM outbox ORDER BY id'),
+      closingStreams: db.prepare("SELECT DISTINCT stream_key FROM outbox WHERE type = 'stream-closed'"),
+      unparkId: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ${PARKED}`),
+      removeRange: db.prepare('DELETE FROM outbox WHERE id >= ? AND id <= ?'),
       maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
       setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
       insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
@@ -202,7 +222,6 @@ export class Outbox {
       announcedAll: db.prepare('SELECT channel, stream_id FROM announced'),
       guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
       pruneGuard: db.prepare('DELETE FROM closed_guard WHERE closed_at < ?'),
-      pendingClosed: db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE stream_key = ? AND type = 'stream-closed'"),
       streamPending: db.prepare(`SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?`),
       streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
       streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
@@ -224,8 +243,51 @@ export class Outbox {
       const rows = (this.statements.streamRows.all(key, limit + this.pendingIds.size) as RawRow[]).filter((raw) => !this.pendingIds.has(raw.id));
       return rows.slice(0, limit).map(readBack);
     };
-    this.schedule = new StreamSchedule(load, options.maxCachedRows);
-    for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
+    this.maxCachedRows = options.maxCachedRows ?? 20_000;
+    this.schedule = new StreamSchedule(load, this.maxCachedRows);
+    if ((this.statements.count.get() as { n: number }).n <= this.maxCachedRows) {
+      // Every row fits in memory: read them all, in order, and keep no index.
+      this.db.exec('DROP INDEX IF EXISTS outbox_stream');
+      this.schedule.keepAll = true;
+      for (const raw of this.statements.allRows.all() as RawRow[]) this.schedule.added(readBack(raw));
+    } else {
+      this.db.exec(CREATE_STREAM_INDEX);
+      this.indexed = true;
+      for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
+    }
+  }
+
+  /**
+   * The rows outgrow memory: build the index that reads a stream's rows back
+   * (O(rows) once). False when the database refuses; the schedule then keeps
+   * holding every row, past its bound, until a later try succeeds.
+   */
+  private ensureIndex(): boolean {
+    try {
+      this.buildIndex();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** As ensureIndex(), throwing what the database said. */
+  private buildIndex(): void {
+    if (this.indexed) return;
+    this.db.exec(CREATE_STREAM_INDEX);
+    this.indexed = true;
+    this.schedule.keepAll = false;
+  }
+
+  /** The outbox is empty: the index goes until rows outgrow memory again. */
+  private dropIndex(): void {
+    try {
+      this.db.exec('DROP INDEX IF EXISTS outbox_stream');
+    } catch {
+      return; // kept; dropped the next time the outbox is empty
+    }
+    this.indexed = false;
+    this.schedule.keepAll = true;
   }
 
   /**
@@ -247,7 +309,8 @@ export class Outbox {
         this.statements.commit.run();
         if (deleting.length > 0) {
           this.pendingDeletes = [];
-          for (const row of deleting) this.pendingIds.delete(row.id);
+          this.pendingIds.clear();
+          this.pendingSeqs.clear();
         }
       } catch (err) {
         // Some failures end the transaction themselves (SQLite rolls back on a full disk, for one).
@@ -268,8 +331,10 @@ export class Outbox {
       const rows = this.addedInTransaction;
       this.addedInTransaction = [];
       this.addedStreams.clear();
+      if (!this.indexed && this.schedule.cachedRows + rows.length > this.maxCachedRows) this.ensureIndex();
       for (const row of rows) this.schedule.added(row);
     }
+    if (this.depth === 0 && this.indexed && this.schedule.streams === 0 && this.pendingDeletes.length === 0) this.dropIndex();
     return result;
   }
 
@@ -294,12 +359,12 @@ export class Outbox {
       this.rememberSeq(streamKey, seq + 1);
       const deliveryId = randomUUID();
       // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
-      const due = this.schedule.has(streamKey) || this.addedStreams.has(streamKey) ? PARKED : now;
+      const due = this.addedStreams.has(streamKey) || this.schedule.has(streamKey) ? PARKED : now;
       const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
       // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
       const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
       this.addedInTransaction.push(row);
-      this.addedStreams.add(streamKey);
+      this.addedStreams.set(streamKey, seq);
       return row;
     });
   };
@@ -309,8 +374,16 @@ export class Outbox {
     const known = this.nextSeqs.get(streamKey);
     if (known !== undefined) return known;
     const stored = this.statements.nextSeq.get(streamKey)?.next_seq ?? 1;
-    const held = (this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0;
-    return Math.max(stored, held + 1);
+    return Math.max(stored, this.highestHeldSeq(streamKey) + 1);
+  }
+
+  /** The highest sequence number of a stream's rows still held (waiting, delivered but not yet deleted, dead-lettered); 0 for none. */
+  private highestHeldSeq(streamKey: string): number {
+    if (this.indexed) return (this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0;
+    // No index: every waiting row is in memory (the schedule, this transaction, the deletes not yet written).
+    const rows = this.schedule.rowsOf(streamKey);
+    const dead = (this.statements.deadMaxSeq.get(streamKey) as { m: number | null } | undefined)?.m ?? 0;
+    return Math.max(rows.length > 0 ? rows[rows.length - 1]!.seq : 0, this.addedStreams.get(streamKey) ?? 0, this.pendingSeqs.get(streamKey) ?? 0, dead);
   }
 
   private rememberSeq(streamKey: string, next: number): void {
@@ -372,6 +445,7 @@ export class Outbox {
     // Pending first: the schedule may read the stream's next rows from disk right away.
     this.pendingDeletes.push(row);
     this.pendingIds.add(row.id);
+    if ((this.pendingSeqs.get(row.streamKey) ?? 0) < row.seq) this.pendingSeqs.set(row.streamKey, row.seq);
     this.schedule.removed(row);
   }
 
@@ -389,8 +463,20 @@ export class Outbox {
 
   /** Inside a transaction: the delivered rows leave the outbox. Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any. */
   private writeDeletes(rows: OutboxRow[]): void {
+    // Runs of consecutive ids go in one statement each (rows are mostly delivered in id order).
+    const ids = rows.map((row) => row.id).sort((a, b) => a - b);
+    let first = ids[0]!;
+    let last = first;
+    for (let i = 1; i < ids.length; i += 1) {
+      const id = ids[i]!;
+      if (id === last + 1) last = id;
+      else if (id !== last) {
+        this.statements.removeRange.run(first, last);
+        first = last = id;
+      }
+    }
+    this.statements.removeRange.run(first, last);
     for (const row of rows) {
-      this.statements.remove.run(row.id);
       if (row.type === 'stream-closed') {
         this.statements.unannounce.run(row.channel, row.streamId);
         this.announcedKeys.delete(row.streamKey);
@@ -416,7 +502,13 @@ export class Outbox {
     this.tx(() => {
       this.statements.toDead.run(error, now, row.id);
       this.statements.remove.run(row.id);
-      this.statements.unparkNext.run(now, row.streamKey);
+      if (this.indexed) this.statements.unparkNext.run(now, row.streamKey);
+      else {
+        // Every row of the stream is in memory: its next one is known.
+        const rows = this.schedule.rowsOf(row.streamKey);
+        const next = rows[0]?.id === row.id ? rows[1] : rows[0];
+        if (next) this.statements.unparkId.run(now, next.id);
+      }
       this.persistSeqs([row]);
     });
     this.schedule.removed(row);
@@ -430,6 +522,17 @@ export class Outbox {
   /** One stream's callbacks: waiting (with the most attempts one has had and its last error) and dead-lettered. */
   streamState(channel: string, streamId: string): { pending: number; attempts: number; nextAttemptAt: number | null; lastError: string | null; deadLetters: number } {
     const key = streamKeyOf(channel, streamId);
+    if (!this.indexed) {
+      // Every waiting row is in memory.
+      const rows = this.schedule.rowsOf(key);
+      let attempts = 0;
+      let lastError: string | null = null;
+      for (const row of rows) {
+        if (row.attempts > attempts) attempts = row.attempts;
+        lastError ??= row.lastError;
+      }
+      return { pending: rows.length, attempts, nextAttemptAt: rows[0]?.nextAttemptAt ?? null, lastError, deadLetters: this.statements.streamDead.get(key)!.n };
+    }
     const pending = this.statements.streamPending.get(key)!;
     return {
       pending: pending.n,
@@ -448,6 +551,9 @@ export class Outbox {
    */
   readonly reviveDeadLetters = (limit: number, now = Date.now()): number => {
     const streams = (this.statements.revivedStreams.all(limit) as Array<{ stream_key: string }>).map((r) => r.stream_key);
+    if (streams.length === 0) return 0;
+    // The revived streams are read back from disk (rare: an operator's action): that needs the index.
+    this.buildIndex();
     const moved = this.tx(() => {
       const count = Number(this.statements.revive.run(now, now, limit).changes);
       this.statements.reviveDelete.run(limit);
@@ -477,8 +583,9 @@ export class Outbox {
 
   /** Announced streams that have no stream-closed waiting (to close at boot). */
   announcedWithoutClose(): Array<{ channel: string; streamId: string }> {
+    const closing = new Set((this.statements.closingStreams.all() as Array<{ stream_key: string }>).map((r) => r.stream_key));
     return this.statements.announcedAll.all()
-      .filter((r) => this.statements.pendingClosed.get(streamKeyOf(r.channel, r.stream_id))!.n === 0)
+      .filter((r) => !closing.has(streamKeyOf(r.channel, r.stream_id)))
       .map((r) => ({ channel: r.channel, streamId: r.stream_id }));
   }
 

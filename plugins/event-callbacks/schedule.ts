@@ -5,7 +5,9 @@
 // the database stays the durable record (the outbox writes it first, then
 // tells the schedule). Cached rows are bounded: past `maxCachedRows` a stream's
 // later rows stay on disk only and are read back, `loadRows` at a time, when
-// its cached rows run out.
+// its cached rows run out. While `keepAll` is set (the outbox holds no index
+// to read a stream's rows back with) every row is cached and every queue is
+// complete: the schedule is then the whole outbox, in memory.
 
 import { IndexedHeap, type HeapItem } from '../../core/indexed-heap.js';
 import type { OutboxRow } from './outbox.js';
@@ -31,6 +33,8 @@ export class StreamSchedule {
     return x.nextAttemptAt < y.nextAttemptAt || (x.nextAttemptAt === y.nextAttemptAt && x.id < y.id);
   });
   private cached = 0;
+  /** Cache every row added, past maxCachedRows too (the outbox sets it while nothing can be read back per stream). */
+  keepAll = false;
 
   constructor(private readonly load: RowLoader, private readonly maxCachedRows = 20_000, private readonly loadRows = 64) {}
 
@@ -47,6 +51,17 @@ export class StreamSchedule {
   /** Rows held in memory now. */
   get cachedRows(): number {
     return this.cached;
+  }
+
+  /** The rows of a stream held in memory, in order (its head first); empty when it has none. */
+  rowsOf(streamKey: string): readonly OutboxRow[] {
+    return this.queues.get(streamKey)?.rows ?? [];
+  }
+
+  /** Whether every waiting row of every stream is in memory. */
+  get allCached(): boolean {
+    for (const queue of this.queues.values()) if (!queue.complete) return false;
+    return true;
   }
 
   /** A stream's head found on disk at open: the rows behind it are read when needed. */
@@ -68,7 +83,7 @@ export class StreamSchedule {
       this.heap.push(fresh);
       return;
     }
-    if (queue.complete && this.cached < this.maxCachedRows) {
+    if (queue.complete && (this.keepAll || this.cached < this.maxCachedRows)) {
       queue.rows.push(row);
       this.cached += 1;
     } else {

@@ -165,6 +165,85 @@ describe('outbox: stream heads and group commit', () => {
     }
   });
 
+  const hasStreamIndex = (file: string): boolean => {
+    const raw = openSqlite(file);
+    try {
+      return raw.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'outbox_stream'").get().n === 1;
+    } finally {
+      raw.close();
+    }
+  };
+
+  it('keeps no index of rows by stream while every row fits in memory; builds it when they outgrow memory, drops it once empty', () => {
+    const file = path.join(dir, 'idx.sqlite');
+    let outbox = new Outbox(file, { maxCachedRows: 4 });
+    try {
+      for (let i = 0; i < 4; i += 1) outbox.enqueue('stream-available', `s${i % 2}`, 'X', {}, 1000 + i);
+      assert.equal(hasStreamIndex(file), false, 'four rows fit: no index to keep up on every write');
+      // A dead-lettered head: the next row of its stream is found in memory and becomes due on disk too.
+      const [head] = outbox.nextBatch(5000, 1).due;
+      outbox.deadLetter(head!, 'refused', 2000);
+      const raw = openSqlite(file);
+      assert.equal(raw.prepare('SELECT next_attempt_at AS t FROM outbox WHERE stream_key = ? ORDER BY id LIMIT 1').get(streamKeyOf('s0', 'X')).t, 2000);
+      raw.close();
+      assert.equal(outbox.enqueue('stream-available', 's0', 'X', {}, 1010).seq, 3, 'the sequence goes on from the rows in memory');
+      outbox.batch(() => {
+        for (let i = 0; i < 6; i += 1) outbox.enqueue('stream-available', `s${i % 2}`, 'X', {}, 1020 + i);
+      });
+      assert.equal(hasStreamIndex(file), true, 'more rows than memory holds: the index reads them back');
+      assert.ok(outbox.cachedRows <= 4 + 2, `cached ${outbox.cachedRows}`);
+    } finally {
+      outbox.close();
+    }
+    // Reopened with more rows than memory holds: the index stays; each stream is read back in order.
+    outbox = new Outbox(file, { maxCachedRows: 4 });
+    try {
+      assert.equal(hasStreamIndex(file), true);
+      const order: string[] = [];
+      for (let round = 0; round < 50; round += 1) {
+        const { due } = outbox.nextBatch(Date.now() + 1000, 2);
+        if (due.length === 0) break;
+        order.push(...names(due));
+        outbox.deliveredMany(due);
+      }
+      assert.deepEqual(order.filter((n) => n.startsWith('s0#')), ['s0#2', 's0#3', 's0#4', 's0#5', 's0#6']);
+      assert.deepEqual(order.filter((n) => n.startsWith('s1#')), ['s1#1', 's1#2', 's1#3', 's1#4', 's1#5']);
+      assert.ok(outbox.empty);
+      assert.equal(hasStreamIndex(file), false, 'empty again: the index is dropped');
+      assert.equal(outbox.enqueue('stream-available', 's1', 'X', {}).seq, 6, 'stream_seq carries the sequence of a stream whose rows all left');
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('opens an outbox that fits in memory without the index, reads every row, and deletes only the delivered ones', () => {
+    const file = path.join(dir, 'fit.sqlite');
+    let outbox = new Outbox(file, { maxCachedRows: 2 });
+    for (let i = 0; i < 3; i += 1) outbox.enqueue('stream-available', 'a', 'A', {}, 1000 + i);
+    assert.equal(hasStreamIndex(file), true);
+    outbox.close();
+    outbox = new Outbox(file);
+    try {
+      assert.equal(hasStreamIndex(file), false, 'three rows fit the default bound');
+      assert.equal(outbox.cachedRows, 3);
+      for (let i = 0; i < 2; i += 1) outbox.enqueue('stream-available', 'b', 'B', {}, 2000 + i);
+      // Ids 1-3 are a#1-3, 4-5 are b#1-2: delivered a#1 and b#1 (ids 1 and 4) leave; a#2 and a#3 between them stay.
+      const first = outbox.nextBatch(5000, 10).due;
+      assert.deepEqual(names(first), ['a#1', 'b#1']);
+      outbox.deliveredMany(first);
+      const raw = openSqlite(file);
+      try {
+        assert.deepEqual((raw.prepare('SELECT channel, seq FROM outbox ORDER BY id').all() as Array<{ channel: string; seq: number }>).map((r) => `${r.channel}#${r.seq}`), ['a#2', 'a#3', 'b#2']);
+      } finally {
+        raw.close();
+      }
+      assert.equal(outbox.streamState('a', 'A').pending, 2);
+      assert.equal(outbox.streamState('b', 'B').pending, 1);
+    } finally {
+      outbox.close();
+    }
+  });
+
   it('an outbox written before heads were tracked is put right when it opens', () => {
     const file = path.join(dir, 'old.sqlite');
     new Outbox(file).close();
