@@ -129,7 +129,12 @@ const MAX_CACHED_STREAMS = 50_000;
 
 const CREATE_STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id)';
 
+/** Text JSON.stringify writes as it is (no quote, backslash, control character or lone surrogate to escape). */
+const JSON_PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
 export function streamKeyOf(channel: string, streamId: string): string {
+  // The common case built directly (once per event on the write path); the same text as JSON.stringify.
+  if (JSON_PLAIN.test(channel) && JSON_PLAIN.test(streamId)) return `["${channel}","${streamId}"]`;
   return JSON.stringify([channel, streamId]);
 }
 
@@ -353,21 +358,23 @@ export class Outbox {
 
   /** Append an event to its stream's queue, with the next sequence number of that stream. */
   readonly enqueue = (type: CallbackType, channel: string, streamId: string, headers: Record<string, string>, now = Date.now()): OutboxRow => {
-    return this.tx(() => {
-      const streamKey = streamKeyOf(channel, streamId);
-      const seq = this.nextSeqOf(streamKey);
-      this.rememberSeq(streamKey, seq + 1);
-      const deliveryId = randomUUID();
-      // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
-      const due = this.addedStreams.has(streamKey) || this.schedule.has(streamKey) ? PARKED : now;
-      const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
-      // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
-      const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
-      this.addedInTransaction.push(row);
-      this.addedStreams.set(streamKey, seq);
-      return row;
-    });
+    return this.tx(() => this.append(type, streamKeyOf(channel, streamId), channel, streamId, headers, now));
   };
+
+  /** Inside a transaction: the row of enqueue(). */
+  private append(type: CallbackType, streamKey: string, channel: string, streamId: string, headers: Record<string, string>, now: number): OutboxRow {
+    const seq = this.nextSeqOf(streamKey);
+    this.rememberSeq(streamKey, seq + 1);
+    const deliveryId = randomUUID();
+    // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
+    const due = this.addedStreams.has(streamKey) || this.schedule.has(streamKey) ? PARKED : now;
+    const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
+    // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
+    const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
+    this.addedInTransaction.push(row);
+    this.addedStreams.set(streamKey, seq);
+    return row;
+  }
 
   /** The next sequence number of a stream: known in memory, else the higher of stream_seq and the rows still held. */
   private nextSeqOf(streamKey: string): number {
@@ -407,7 +414,7 @@ export class Outbox {
         if (this.announcedKeys.size >= MAX_CACHED_STREAMS) this.announcedKeys.delete(this.announcedKeys.values().next().value!);
         this.announcedKeys.add(key);
       }
-      return this.enqueue('stream-available', channel, streamId, headers, now);
+      return this.append('stream-available', key, channel, streamId, headers, now);
     });
   };
 
@@ -577,7 +584,7 @@ export class Outbox {
     return this.tx(() => {
       if (this.statements.isAnnounced.get(channel, streamId)!.n === 0) return undefined;
       if (this.statements.guard.run(streamId, now).changes === 0) return undefined;
-      return this.enqueue('stream-closed', channel, streamId, headers, now);
+      return this.append('stream-closed', streamKeyOf(channel, streamId), channel, streamId, headers, now);
     });
   };
 

@@ -5,6 +5,7 @@
 // and the events emitted in one event-loop turn are written in one commit that
 // the emitters await.
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -163,6 +164,13 @@ describe('outbox: stream heads and group commit', () => {
     } finally {
       outbox.close();
     }
+  });
+
+  it('a stream key is the JSON array [channel, streamId], whatever the text (the fast path writes what JSON.stringify writes)', () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\u0000', '\u001f', '\ud800', '\udfff', 'a', 'é', '\u2028') }));
+    fc.assert(fc.property(text, text, (channel, streamId) => {
+      assert.equal(streamKeyOf(channel, streamId), JSON.stringify([channel, streamId]));
+    }), { numRuns: 2000 });
   });
 
   const hasStreamIndex = (file: string): boolean => {
