@@ -172,6 +172,8 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
   async apply(api, options) {
     const { log, config } = api;
     const auth = webhookAuthorization(options);
+    // Per-delivery debug lines are built only when they are written.
+    const debug = log.isLevelEnabled('debug');
     const file = options.databaseFile || path.join(config.dataDir!, 'events.sqlite');
     const agent = new LazyAgent({ keepAliveTimeout: 10_000, connections: options.concurrency });
     // One POST within requestTimeoutMs, all told (one timer for all of them: see deadline-signals.ts).
@@ -356,7 +358,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         if (options.url) await post(row);
         delivered += 1;
         noteDelivered(row.streamKey);
-        log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
+        if (debug) log.debug({ deliveryId: row.deliveryId, type: row.type, channel: row.channel, seq: row.seq }, 'callback delivered');
         outbox?.markDelivered(row);
         return;
       } catch (err) {
@@ -394,6 +396,15 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
       });
     }
 
+    /** After each attempt (whatever its outcome: attempt() handles it). */
+    function attemptDone(): void {
+      posting -= 1;
+      scheduleDeliveredFlush();
+      // The freed slot takes the next due row now (its connection is free now), not a loop turn later.
+      if (!pumpScheduled) pump();
+      notifyIdle();
+    }
+
     function pump(): void {
       if (!running || !outbox) return;
       if (timer) { clearTimeout(timer); timer = undefined; }
@@ -406,13 +417,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
         const { due, wakeAt } = outbox.nextBatch(Date.now(), options.concurrency - posting);
         for (const row of due) {
           posting += 1;
-          attempts.track(attempt(row).catch(() => undefined).then(() => {
-            posting -= 1;
-            scheduleDeliveredFlush();
-            // The freed slot takes the next due row now (its connection is free now), not a loop turn later.
-            if (!pumpScheduled) pump();
-            notifyIdle();
-          }));
+          attempts.track(attempt(row).then(attemptDone, attemptDone));
         }
         if (wakeAt !== undefined && posting < options.concurrency) {
           timer = setTimeout(pump, Math.max(0, wakeAt - Date.now()));
