@@ -339,7 +339,6 @@ export class Outbox {
       if (!this.indexed && this.schedule.cachedRows + rows.length > this.maxCachedRows) this.ensureIndex();
       for (const row of rows) this.schedule.added(row);
     }
-    if (this.depth === 0 && this.indexed && this.schedule.streams === 0 && this.pendingDeletes.length === 0) this.dropIndex();
     return result;
   }
 
@@ -466,6 +465,8 @@ export class Outbox {
     if (this.pendingDeletes.length === 0) return;
     // The transaction writes the pending deletes (every transaction does; see tx()).
     this.tx(() => undefined);
+    // The last rows left: nothing can be on disk only any more.
+    if (this.indexed && this.schedule.streams === 0 && this.pendingDeletes.length === 0) this.dropIndex();
   }
 
   /** Inside a transaction: the delivered rows leave the outbox. Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any. */

@@ -58,12 +58,6 @@ export class StreamSchedule {
     return this.queues.get(streamKey)?.rows ?? [];
   }
 
-  /** Whether every waiting row of every stream is in memory. */
-  get allCached(): boolean {
-    for (const queue of this.queues.values()) if (!queue.complete) return false;
-    return true;
-  }
-
   /** A stream's head found on disk at open: the rows behind it are read when needed. */
   addHead(row: OutboxRow): void {
     if (this.queues.has(row.streamKey)) return;

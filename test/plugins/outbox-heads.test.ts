@@ -224,6 +224,30 @@ describe('outbox: stream heads and group commit', () => {
     }
   });
 
+  it('dead letters revived into an empty outbox keep the index until they are read back and delivered, in order, their stream going on after them', () => {
+    const file = path.join(dir, 'revive.sqlite');
+    const outbox = new Outbox(file);
+    try {
+      for (let i = 0; i < 100; i += 1) outbox.enqueue('stream-available', 'a', 'A', {}, 1000 + i);
+      for (let i = 0; i < 100; i += 1) outbox.deadLetter(outbox.nextBatch(5000, 1).due[0]!, 'refused', 2000);
+      assert.ok(outbox.empty);
+      assert.equal(outbox.reviveDeadLetters(1000, 3000), 100);
+      // More rows than one read back (64): the rest are on disk only, so the index must stay.
+      assert.equal(hasStreamIndex(file), true);
+      assert.equal(outbox.enqueue('stream-available', 'a', 'A', {}, 4000).seq, 101);
+      const order: number[] = [];
+      for (let round = 0; round < 200 && !outbox.empty; round += 1) {
+        const { due } = outbox.nextBatch(Date.now() + 10_000, 1);
+        order.push(...due.map((r) => r.seq));
+        outbox.deliveredMany(due);
+      }
+      assert.deepEqual(order, Array.from({ length: 101 }, (_, i) => i + 1));
+      assert.equal(hasStreamIndex(file), false, 'empty again: dropped');
+    } finally {
+      outbox.close();
+    }
+  });
+
   it('opens an outbox that fits in memory without the index, reads every row, and deletes only the delivered ones', () => {
     const file = path.join(dir, 'fit.sqlite');
     let outbox = new Outbox(file, { maxCachedRows: 2 });
