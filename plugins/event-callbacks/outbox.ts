@@ -156,14 +156,16 @@ export class Outbox {
   private readonly addedStreams = new Map<string, number>();
   private closed = false;
   /**
-   * Delivered rows not yet deleted on disk (deleted in batches). Their
-   * streams have moved on in memory; after a crash they are sent again, with
-   * their delivery ids, in order (at-least-once).
+   * Delivered rows not yet deleted on disk (deleted in batches), by id.
+   * Their streams have moved on in memory; after a crash they are sent
+   * again, with their delivery ids, in order (at-least-once). Only what the
+   * delete needs is kept, not the rows: a delivered row is garbage at once.
    */
-  private pendingDeletes: OutboxRow[] = [];
   private readonly pendingIds = new Set<number>();
-  /** The highest sequence number among each stream's pendingDeletes. */
+  /** The highest sequence number among each stream's delivered rows not yet deleted. */
   private readonly pendingSeqs = new Map<string, number>();
+  /** The stream-closed rows among them (their streams leave the announced set with the delete). */
+  private pendingClosed: Array<Pick<OutboxRow, 'channel' | 'streamId' | 'streamKey'>> = [];
   /** Whether the index of rows by stream (outbox_stream) exists: only while rows may be on disk only (see the top of this file). */
   private indexed = false;
   private readonly maxCachedRows: number;
@@ -309,13 +311,13 @@ export class Outbox {
       try {
         result = fn();
         // Delivered rows waiting for their delete ride along: one commit for both.
-        const deleting = this.pendingDeletes;
-        if (deleting.length > 0) this.writeDeletes(deleting);
+        const deleting = this.pendingIds.size > 0;
+        if (deleting) this.writeDeletes();
         this.statements.commit.run();
-        if (deleting.length > 0) {
-          this.pendingDeletes = [];
+        if (deleting) {
           this.pendingIds.clear();
           this.pendingSeqs.clear();
+          this.pendingClosed = [];
         }
       } catch (err) {
         // Some failures end the transaction themselves (SQLite rolls back on a full disk, for one).
@@ -397,11 +399,9 @@ export class Outbox {
     this.nextSeqs.set(streamKey, next);
   }
 
-  /** Rows leave the outbox: their streams' next sequence numbers go to disk (one write per stream). */
-  private persistSeqs(rows: OutboxRow[]): void {
-    const next = new Map<string, number>();
-    for (const row of rows) next.set(row.streamKey, Math.max(next.get(row.streamKey) ?? 0, row.seq + 1));
-    for (const [key, value] of next) this.statements.setSeq.run(key, Math.max(value, this.nextSeqs.get(key) ?? 0));
+  /** A row of a stream leaves the outbox with no row of its stream left waiting: the stream's next sequence number goes to disk. */
+  private persistSeq(streamKey: string, seq: number): void {
+    this.statements.setSeq.run(streamKey, Math.max(seq + 1, this.nextSeqs.get(streamKey) ?? 0));
   }
 
   /** stream-available: announce the stream and queue its event, in one transaction. */
@@ -449,30 +449,30 @@ export class Outbox {
    */
   markDelivered(row: OutboxRow): void {
     // Pending first: the schedule may read the stream's next rows from disk right away.
-    this.pendingDeletes.push(row);
     this.pendingIds.add(row.id);
     if ((this.pendingSeqs.get(row.streamKey) ?? 0) < row.seq) this.pendingSeqs.set(row.streamKey, row.seq);
+    if (row.type === 'stream-closed') this.pendingClosed.push({ channel: row.channel, streamId: row.streamId, streamKey: row.streamKey });
     this.schedule.removed(row);
   }
 
   /** Delivered rows waiting to be deleted on disk. */
   get deliveredPending(): number {
-    return this.pendingDeletes.length;
+    return this.pendingIds.size;
   }
 
   /** Delete the delivered rows in one transaction; throws (and keeps them for the next try) when the disk refuses. */
   flushDelivered(): void {
-    if (this.pendingDeletes.length === 0) return;
+    if (this.pendingIds.size === 0) return;
     // The transaction writes the pending deletes (every transaction does; see tx()).
     this.tx(() => undefined);
     // The last rows left: nothing can be on disk only any more.
-    if (this.indexed && this.schedule.streams === 0 && this.pendingDeletes.length === 0) this.dropIndex();
+    if (this.indexed && this.schedule.streams === 0 && this.pendingIds.size === 0) this.dropIndex();
   }
 
   /** Inside a transaction: the delivered rows leave the outbox. Heads on disk are not kept up here: the next open puts them right (normalizeHeads) before it reads any. */
-  private writeDeletes(rows: OutboxRow[]): void {
+  private writeDeletes(): void {
     // Runs of consecutive ids go in one statement each (rows are mostly delivered in id order).
-    const ids = rows.map((row) => row.id).sort((a, b) => a - b);
+    const ids = Array.from(this.pendingIds).sort((a, b) => a - b);
     let first = ids[0]!;
     let last = first;
     for (let i = 1; i < ids.length; i += 1) {
@@ -484,14 +484,12 @@ export class Outbox {
       }
     }
     this.statements.removeRange.run(first, last);
-    for (const row of rows) {
-      if (row.type === 'stream-closed') {
-        this.statements.unannounce.run(row.channel, row.streamId);
-        this.announcedKeys.delete(row.streamKey);
-      }
+    for (const row of this.pendingClosed) {
+      this.statements.unannounce.run(row.channel, row.streamId);
+      this.announcedKeys.delete(row.streamKey);
     }
     // Only streams with no row left waiting: the rows still waiting stay on disk with higher numbers (nextSeqOf reads them), and the last to leave writes its stream's.
-    this.persistSeqs(rows.filter((row) => !this.schedule.has(row.streamKey)));
+    for (const [key, seq] of this.pendingSeqs) if (!this.schedule.has(key)) this.persistSeq(key, seq);
   }
 
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
@@ -517,14 +515,14 @@ export class Outbox {
         const next = rows[0]?.id === row.id ? rows[1] : rows[0];
         if (next) this.statements.unparkId.run(now, next.id);
       }
-      this.persistSeqs([row]);
+      this.persistSeq(row.streamKey, row.seq);
     });
     this.schedule.removed(row);
   };
 
   stats(now = Date.now()): { depth: number; oldestAgeMs: number; deadLetters: number } {
     const depth = this.statements.depth.get()!;
-    return { depth: Math.max(0, depth.n - this.pendingDeletes.length), oldestAgeMs: depth.oldest === null ? 0 : now - depth.oldest, deadLetters: this.statements.deadCount.get()!.n };
+    return { depth: Math.max(0, depth.n - this.pendingIds.size), oldestAgeMs: depth.oldest === null ? 0 : now - depth.oldest, deadLetters: this.statements.deadCount.get()!.n };
   }
 
   /** One stream's callbacks: waiting (with the most attempts one has had and its last error) and dead-lettered. */
