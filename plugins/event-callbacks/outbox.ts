@@ -128,6 +128,7 @@ export const PARKED = 8_640_000_000_000_000;
 const MAX_CACHED_STREAMS = 50_000;
 
 const CREATE_STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id)';
+const DROP_STREAM_INDEX = 'DROP INDEX IF EXISTS outbox_stream';
 
 /** Text JSON.stringify writes as it is (no quote, backslash, control character or lone surrogate to escape). */
 const JSON_PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
@@ -166,7 +167,7 @@ export class Outbox {
   private readonly pendingSeqs = new Map<string, number>();
   /** The stream-closed rows among them (their streams leave the announced set with the delete). */
   private pendingClosed: Array<Pick<OutboxRow, 'channel' | 'streamId' | 'streamKey'>> = [];
-  /** Whether the index of rows by stream (outbox_stream) exists: only while rows may be on disk only (see the top of this file). */
+  /** Whether the index of rows by stream (outbox_stream) exists: only while rows may be on disk only (see the top of this file). Set with setIndexed(). */
   private indexed = false;
   private readonly maxCachedRows: number;
   /**
@@ -254,14 +255,19 @@ export class Outbox {
     this.schedule = new StreamSchedule(load, this.maxCachedRows);
     if ((this.statements.count.get() as { n: number }).n <= this.maxCachedRows) {
       // Every row fits in memory: read them all, in order, and keep no index.
-      this.db.exec('DROP INDEX IF EXISTS outbox_stream');
-      this.schedule.keepAll = true;
+      this.db.exec(DROP_STREAM_INDEX);
+      this.setIndexed(false);
       for (const raw of this.statements.allRows.all() as RawRow[]) this.schedule.added(readBack(raw));
     } else {
-      this.db.exec(CREATE_STREAM_INDEX);
-      this.indexed = true;
+      this.buildIndex();
       for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
     }
+  }
+
+  /** The schedule keeps every row exactly while no index can read a stream's rows back. */
+  private setIndexed(indexed: boolean): void {
+    this.indexed = indexed;
+    this.schedule.keepAll = !indexed;
   }
 
   /**
@@ -282,19 +288,17 @@ export class Outbox {
   private buildIndex(): void {
     if (this.indexed) return;
     this.db.exec(CREATE_STREAM_INDEX);
-    this.indexed = true;
-    this.schedule.keepAll = false;
+    this.setIndexed(true);
   }
 
   /** The outbox is empty: the index goes until rows outgrow memory again. */
   private dropIndex(): void {
     try {
-      this.db.exec('DROP INDEX IF EXISTS outbox_stream');
+      this.db.exec(DROP_STREAM_INDEX);
     } catch {
       return; // kept; dropped the next time the outbox is empty
     }
-    this.indexed = false;
-    this.schedule.keepAll = true;
+    this.setIndexed(false);
   }
 
   /**

@@ -21,6 +21,19 @@ describe('outbox: stream heads and group commit', () => {
 
   const names = (rows: Array<{ channel: string; seq: number }>) => rows.map((r) => `${r.channel}#${r.seq}`);
 
+  /** Deliver (and delete) what falls due, `slots` at a time, until nothing does; the names in the order handed out. */
+  const deliverAll = (outbox: Outbox, slots: number, afterEach: () => void = () => undefined): string[] => {
+    const order: string[] = [];
+    for (let round = 0; round < 500; round += 1) {
+      const { due } = outbox.nextBatch(Date.now() + 1000, slots);
+      if (due.length === 0) break;
+      order.push(...names(due));
+      outbox.deliveredMany(due);
+      afterEach();
+    }
+    return order;
+  };
+
   it('a delivered head frees its stream at once; its delete is batched, and a crash before it sends the row again, in order, same delivery id', () => {
     const file = path.join(dir, 'o.sqlite');
     const outbox = new Outbox(file, { maxCachedRows: 1 });
@@ -118,14 +131,7 @@ describe('outbox: stream heads and group commit', () => {
         for (let i = 0; i < 100; i += 1) outbox.enqueue('stream-available', `s${i % 2}`, 'X', {}, 1000);
       });
       assert.ok(outbox.cachedRows <= 10, `cached ${outbox.cachedRows}`);
-      const order: string[] = [];
-      for (let round = 0; round < 200; round += 1) {
-        const { due } = outbox.nextBatch(Date.now() + 1000, 4);
-        if (due.length === 0) break;
-        order.push(...names(due));
-        outbox.deliveredMany(due);
-        assert.ok(outbox.cachedRows <= 10 + 2, `cached ${outbox.cachedRows} (the bound, plus one head per stream)`);
-      }
+      const order = deliverAll(outbox, 4, () => assert.ok(outbox.cachedRows <= 10 + 2, `cached ${outbox.cachedRows} (the bound, plus one head per stream)`));
       for (const stream of ['s0', 's1']) {
         assert.deepEqual(order.filter((n) => n.startsWith(`${stream}#`)), Array.from({ length: 50 }, (_, i) => `${stream}#${i + 1}`));
       }
@@ -207,13 +213,7 @@ describe('outbox: stream heads and group commit', () => {
     outbox = new Outbox(file, { maxCachedRows: 4 });
     try {
       assert.equal(hasStreamIndex(file), true);
-      const order: string[] = [];
-      for (let round = 0; round < 50; round += 1) {
-        const { due } = outbox.nextBatch(Date.now() + 1000, 2);
-        if (due.length === 0) break;
-        order.push(...names(due));
-        outbox.deliveredMany(due);
-      }
+      const order = deliverAll(outbox, 2);
       assert.deepEqual(order.filter((n) => n.startsWith('s0#')), ['s0#2', 's0#3', 's0#4', 's0#5', 's0#6']);
       assert.deepEqual(order.filter((n) => n.startsWith('s1#')), ['s1#1', 's1#2', 's1#3', 's1#4', 's1#5']);
       assert.ok(outbox.empty);
