@@ -35,7 +35,8 @@ export async function collectConsoleState(runtime: Coordinator, startedAt: numbe
   if (control && streamsNotShown > 0) control.streams = control.streams.slice(0, MAX_CONSOLE_STREAMS);
   const streamDelivery: Record<string, StreamDeliveryState | null> = {};
   if (control && callbacks) {
-    for (const s of control.streams) streamDelivery[`${s.channel}/${s.streamId}`] = callbacks.streamState(s.channel, s.streamId);
+    const states = await Promise.all(control.streams.map((s) => callbacks.streamState(s.channel, s.streamId)));
+    control.streams.forEach((s, i) => { streamDelivery[`${s.channel}/${s.streamId}`] = states[i]!; });
   }
   return {
     ...snapshot,

@@ -15,7 +15,8 @@ const available = (channel: string, streamId: string, resolution = '1280x720-30'
 const closed = (channel: string, streamId: string) => makeEvent('stream.closed', { channel, streamId });
 
 
-describe('hardening: no fault loses an event', function () {
+// The same whether the outbox runs on the event loop or on the delivery thread.
+for (const deliveryThread of [false, true]) describe(`hardening: no fault loses an event (${deliveryThread ? 'on the delivery thread' : 'on the event loop'})`, function () {
   this.timeout(60_000);
   let app: HookServer;
   let dataDir: string;
@@ -23,7 +24,7 @@ describe('hardening: no fault loses an event', function () {
   let answer: (r: Received) => Answer;
 
   async function start(options: Record<string, unknown> = {}): Promise<void> {
-    runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 100, ...options })], { EVENT_CALLBACK_URL: app.url('/events') });
+    runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 100, deliveryThread, ...options })], { EVENT_CALLBACK_URL: app.url('/events') });
     await runtime.start();
   }
   const service = () => runtime.service('event-callbacks');

@@ -54,7 +54,7 @@ describe('console: actions, CSRF, history', function () {
     const callbacks = runtime.service('event-callbacks');
     await until(() => callbacks.stats().deadLetters === 1, 5000);
     const firstId = app.received[0]!.headers['x-delivery-id'];
-    assert.equal(callbacks.streamState('ch', 'S1')!.deadLetters, 1);
+    assert.equal((await callbacks.streamState('ch', 'S1'))!.deadLetters, 1);
 
     answer = 200;
     const { cookie, csrf } = await signIn(base);
@@ -68,7 +68,7 @@ describe('console: actions, CSRF, history', function () {
     assert.equal(stats.depth, 0);
     const delivered = app.received.filter((r) => r.headers['x-delivery-id'] === firstId);
     assert.equal(delivered.at(-1)!.headers['x-event-sequence'], '1', 'same sequence number');
-    assert.equal(callbacks.streamState('ch', 'S1')!.delivered, 1);
+    assert.equal((await callbacks.streamState('ch', 'S1'))!.delivered, 1);
   });
 
   it('refuses actions without a session, without or with a wrong CSRF token, and bad bodies', async () => {

@@ -7,13 +7,15 @@ import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay, until } from '../support/runtime.js';
 import { hookServer, type HookServer, type Answer, type Received } from '../support/http.js';
 import { startChild, tsNode } from '../support/processes.js';
+import { killDeliveryThread } from '../../plugins/event-callbacks/delivery-thread.js';
 
 const available = (channel: string, streamId: string, extra: Record<string, string> = {}) =>
   makeEvent('stream.available', { channel, streamId, streamType: 'HLS-LIVE', resolution: '1280x720-30', indexFile: `hls/${channel}/${streamId}/1280x720-30/live.m3u8`, ...extra });
 const closed = (channel: string, streamId: string) => makeEvent('stream.closed', { channel, streamId });
 
 
-describe('event callbacks against a real local application', function () {
+// The same behaviour whether the outbox runs on the event loop or on the delivery thread.
+for (const deliveryThread of [false, true]) describe(`event callbacks against a real local application (${deliveryThread ? 'on the delivery thread' : 'on the event loop'})`, function () {
   this.timeout(60_000);
   let app: HookServer;
   let dataDir: string;
@@ -21,7 +23,7 @@ describe('event callbacks against a real local application', function () {
   let answer: (r: Received) => Answer;
 
   async function start(env: Record<string, string> = {}, options: Record<string, unknown> = {}): Promise<void> {
-    runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 80, ...options })], { EVENT_CALLBACK_URL: app.url('/events'), ...env });
+    runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 80, deliveryThread, ...options })], { EVENT_CALLBACK_URL: app.url('/events'), ...env });
     await runtime.start();
   }
   const service = () => runtime.service('event-callbacks');
@@ -166,7 +168,7 @@ describe('event callbacks against a real local application', function () {
 
   it('survives SIGKILL: undelivered events are delivered after restart, and active streams get stream-closed', async () => {
     answer = () => ({ status: 500, body: '' });
-    const env = { DATA_DIR: dataDir, EVENT_CALLBACK_URL: app.url('/events') };
+    const env = { DATA_DIR: dataDir, EVENT_CALLBACK_URL: app.url('/events'), DELIVERY_THREAD: deliveryThread ? '1' : '' };
     const first = startChild(...tsNode('test/fixtures/outbox-child.ts'), { ...env, EMIT: '6' });
     await first.waitFor(/emitted/);
     await until(() => app.received.length >= 3);
@@ -187,5 +189,47 @@ describe('event callbacks against a real local application', function () {
       const events = delivered.filter((r) => r.headers['x-streaming-id'] === `s${i}`).map((r) => `${r.headers['x-event-type']}#${r.headers['x-event-sequence']}`);
       assert.deepEqual(events, ['stream-available#1', 'stream-closed#2'], `stream s${i}`);
     }
+  });
+});
+
+describe('event callbacks: the delivery thread dies', function () {
+  this.timeout(60_000);
+  let app: HookServer;
+  let dataDir: string;
+  let runtime: Coordinator | undefined;
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'coord-thread-'));
+  });
+  afterEach(async () => {
+    await runtime?.stop();
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the outbox opens again on a new thread: nothing stored is lost, nothing is sent twice in a way order breaks, no stream is closed for it', async () => {
+    let up = false;
+    app = await hookServer(() => (up ? { body: '' } : { status: 503, body: '' }));
+    runtime = makeRuntime({ dataDir }, [eventCallbacks({ retryDelayMs: 20, maxRetryDelayMs: 60, deliveryThread: true })], { EVENT_CALLBACK_URL: app.url('/events') });
+    await runtime.start();
+    for (let i = 0; i < 4; i += 1) await runtime.emit(available('ch', `s${i}`));
+    await until(() => app.received.length >= 4);
+    // Emitted while the thread dies: told stored only once a thread has them.
+    const during = [runtime.emit(closed('ch', 's0')), runtime.emit(available('ch', 's9'))];
+    await killDeliveryThread();
+    await Promise.all(during);
+    up = true;
+    assert.ok(await runtime.service('event-callbacks').idle(20_000), 'the outbox did not drain after the thread died');
+    const accepted = new Map<string, string[]>();
+    for (const r of app.received) {
+      const key = `${r.headers['x-streaming-id']}`;
+      const event = `${r.headers['x-event-type']}#${r.headers['x-event-sequence']}`;
+      const seen = accepted.get(key) ?? [];
+      if (seen.at(-1) !== event) seen.push(event);
+      accepted.set(key, seen);
+    }
+    assert.deepEqual(accepted.get('s0'), ['stream-available#1', 'stream-closed#2']);
+    for (const s of ['s1', 's2', 's3', 's9']) assert.deepEqual(accepted.get(s), ['stream-available#1'], `stream ${s}: no stream-closed for a thread's death`);
+    assert.equal(runtime.readiness().ready, true);
   });
 });
