@@ -4,7 +4,12 @@
 // The events come from 64 producers (one per stream, as control sessions emit
 // them), each awaiting its emit: the time runs from the first emit to the
 // last delivery.
+//
+// Then the same with the outbox on the delivery thread (deliveryThread), and
+// what each way costs the event loop: its busy time per event (the emits, the
+// application's server and, on the event loop, the whole delivery).
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,11 +39,12 @@ export async function directPosts(url: string, agent: LazyAgent, events = EVENTS
 
 let round = 0;
 
-/** Events emitted by one producer per stream (as control sessions emit), each awaiting its own, until all are delivered. */
-export async function throughCallbacks(name: string, url: string, extraPlugins: PluginLike[] = [], events = EVENTS): Promise<{ name: string; opsPerSec: number }> {
+/** Events emitted by one producer per stream (as control sessions emit), each awaiting its own, until all are delivered; `loopBusyUs`: the event loop's busy time per event. */
+export async function throughCallbacks(name: string, url: string, extraPlugins: PluginLike[] = [], events = EVENTS, deliveryThread = false): Promise<{ name: string; opsPerSec: number; loopBusyUs: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'outbox-bench-'));
-  const runtime = createCoordinator({ logLevel: 'silent', dataDir, plugins: [...extraPlugins, eventCallbacks({ concurrency: 8 })] }, { env: { EVENT_CALLBACK_URL: url } });
+  const runtime = createCoordinator({ logLevel: 'silent', dataDir, plugins: [...extraPlugins, eventCallbacks({ concurrency: 8, deliveryThread })] }, { env: { EVENT_CALLBACK_URL: url } });
   await runtime.start();
+  const loop0 = performance.eventLoopUtilization();
   const t0 = process.hrtime.bigint();
   round += 1;
   await Promise.all(Array.from({ length: STREAMS }, async (_, s) => {
@@ -48,10 +54,11 @@ export async function throughCallbacks(name: string, url: string, extraPlugins: 
   }));
   const idle = await runtime.service('event-callbacks').idle(120_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const loop = performance.eventLoopUtilization(loop0);
   await runtime.stop();
   rmSync(dataDir, { recursive: true, force: true });
   if (!idle) throw new Error(`${name}: not drained`);
-  return { name, opsPerSec: events / seconds };
+  return { name, opsPerSec: events / seconds, loopBusyUs: (loop.active * 1000) / events };
 }
 
 /** A local application answering 200 at once. */
@@ -69,6 +76,19 @@ export async function run(): Promise<void> {
       () => directPosts(app.url, agent),
       () => throughCallbacks('through the durable outbox', app.url),
       5, { target: 0.7, warmup: true });
+    await compare(`${EVENTS} stream events to the application, the outbox on the delivery thread (deliveryThread)`,
+      () => directPosts(app.url, agent),
+      () => throughCallbacks('through the outbox on its thread', app.url, [], EVENTS, true),
+      5, { warmup: true });
+    // Events per second of the event loop's busy time: the higher, the less each event costs the event loop.
+    const perLoopSecond = async (name: string, deliveryThread: boolean) => {
+      const r = await throughCallbacks(name, app.url, [], EVENTS, deliveryThread);
+      return { name: `${name} (${r.loopBusyUs.toFixed(1)} µs per event)`, opsPerSec: 1e6 / r.loopBusyUs };
+    };
+    await compare(`${EVENTS} stream events: the event loop's busy time per event (as events per busy second), the outbox on the delivery thread vs on the event loop`,
+      () => perLoopSecond('outbox on the event loop', false),
+      () => perLoopSecond('outbox on the delivery thread', true),
+      5);
   } finally {
     await agent.close();
     app.close();
