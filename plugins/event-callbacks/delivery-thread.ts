@@ -121,7 +121,17 @@ class ThreadOutbox implements OutboxDelivery {
     } finally {
       this.open = false;
       this.thread.closed(this);
+      this.lose('stopping with events the outbox could not store: they are LOST');
     }
+  }
+
+  /** Events sent and never confirmed stored (the thread is gone for good): logged, and their emit() resolves. */
+  lose(message: string): void {
+    if (this.unconfirmed.size === 0) return;
+    const waiting = [...this.unconfirmed.values()];
+    this.unconfirmed.clear();
+    this.settings.log.error({ events: waiting.reduce((n, b) => n + b.events.length, 0) }, message);
+    for (const b of waiting) b.stored();
   }
 
   call(method: ThreadCall, args: unknown[]): Promise<unknown> {
@@ -160,11 +170,17 @@ class ThreadOutbox implements OutboxDelivery {
   }
 }
 
+/** A thread that dies sooner than this after its start is started again only after a growing wait (a fault that recurs must not spin), ms. */
+const SHORT_LIFE_MS = 5_000;
+const MAX_RESTART_WAIT_MS = 30_000;
+
 class DeliveryThread {
   private worker: Worker | undefined;
   private readonly outboxes = new Map<number, ThreadOutbox>();
   private lingerTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
+  private startedAt = 0;
+  private restartWaitMs = 0;
 
   create(settings: ThreadSettings): ThreadOutbox {
     return new ThreadOutbox(this.nextId++, settings, this);
@@ -207,6 +223,7 @@ class DeliveryThread {
     }
     const worker = new Worker(ENTRY, { name: 'coordinator-event-callbacks' });
     this.worker = worker;
+    this.startedAt = Date.now();
     worker.on('message', (message: FromDeliveryThread) => this.outboxes.get(message.id)?.received(message));
     worker.on('error', (err) => this.died(worker, err.message));
     worker.on('exit', (code) => this.died(worker, `exit code ${code}`));
@@ -217,6 +234,7 @@ class DeliveryThread {
   private died(worker: Worker, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.restartWaitMs = Date.now() - this.startedAt < SHORT_LIFE_MS ? Math.min(MAX_RESTART_WAIT_MS, Math.max(100, this.restartWaitMs * 2)) : 0;
     for (const outbox of [...this.outboxes.values()]) {
       const failed = new Error(`the event callbacks thread stopped (${reason})`);
       for (const call of outbox.calls.values()) call.reject(failed);
@@ -226,15 +244,25 @@ class DeliveryThread {
         outbox.opening = undefined;
         continue;
       }
-      outbox.settings.log.error({ reason }, 'the event callbacks thread stopped; the outbox opens again on a new one (events not yet stored are sent again)');
-      this.open(outbox, true).catch((err: Error) => {
-        // Not ready from now on; what was waiting for its confirmation is reported, not silently dropped.
-        const waiting = [...outbox.unconfirmed.values()];
-        outbox.unconfirmed.clear();
-        outbox.settings.log.error({ err: err.message, events: waiting.reduce((n, b) => n + b.events.length, 0) }, 'the event outbox could not open again: events not yet stored are LOST, and later ones are not stored until the coordinator restarts (readiness: not ready)');
-        for (const b of waiting) b.stored();
-      });
+      outbox.settings.log.error({ reason, restartInMs: this.restartWaitMs }, 'the event callbacks thread stopped; the outbox opens again on a new one (events not yet stored are sent again)');
+      this.reopen(outbox);
     }
+  }
+
+  /** Open an outbox again on a new thread, after the wait a recurring fault calls for. */
+  private reopen(outbox: ThreadOutbox): void {
+    if (this.restartWaitMs > 0) {
+      setTimeout(() => { if (outbox.open) this.reopenNow(outbox); }, this.restartWaitMs).unref();
+      return;
+    }
+    this.reopenNow(outbox);
+  }
+
+  private reopenNow(outbox: ThreadOutbox): void {
+    this.open(outbox, true).catch((err: Error) => {
+      // Not ready from now on; what was waiting for its confirmation is reported, not silently dropped.
+      outbox.lose(`the event outbox could not open again (${err.message}): events not yet stored are LOST, and later ones are not stored until the coordinator restarts (readiness: not ready)`);
+    });
   }
 
   /** End the thread at once, as a crash would (tests: what a dead thread costs). */
