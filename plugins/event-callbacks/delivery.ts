@@ -307,6 +307,26 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
     schedulePump();
   }
 
+  // Close guards older than deadLetterAfterMs go, with their streams'
+  // sequence numbers (see Outbox.pruneGuards): a batch at start, then one
+  // every PRUNE_EVERY_MS, or every second while there are more.
+  const PRUNE_BATCH = 1_000;
+  const PRUNE_EVERY_MS = 10 * 60_000;
+  let pruneTimer: NodeJS.Timeout | undefined;
+
+  function prune(): void {
+    pruneTimer = undefined;
+    if (!outbox || !running) return;
+    let more = false;
+    try {
+      more = outbox.pruneGuards(Date.now() - options.deadLetterAfterMs, PRUNE_BATCH) === PRUNE_BATCH;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'pruning old close guards failed; trying again later');
+    }
+    pruneTimer = setTimeout(prune, more ? 1_000 : PRUNE_EVERY_MS);
+    pruneTimer.unref();
+  }
+
   function importLegacy(into: Outbox): void {
     const legacy = options.importActiveStreamsFile;
     if (!legacy || into.meta('imported:active_streams') || !existsSync(legacy)) return;
@@ -327,7 +347,6 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
       const leftovers: Array<{ channel: string; streamId: string }> = [];
       if (!resumed) {
         importLegacy(outbox);
-        outbox.pruneGuards(Date.now() - options.deadLetterAfterMs);
         // Every stream that was live when we stopped is over: the application must hear it (as the original at boot).
         for (const s of outbox.announcedWithoutClose()) {
           leftovers.push(s);
@@ -338,6 +357,7 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
       const stats = outbox.stats();
       log.info({ file, pending: stats.depth, closedAtBoot: leftovers.length, deadLetters: stats.deadLetters, signed: options.signingSecrets.length > 0 }, 'event outbox open');
       running = true;
+      prune();
       pump();
     },
 
@@ -393,6 +413,7 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
     async stop() {
       running = false;
       if (timer) clearTimeout(timer);
+      if (pruneTimer) clearTimeout(pruneTimer);
       if (storeTimer) clearTimeout(storeTimer);
       // The events of this turn, then a last try for events still in memory; what cannot be written is logged, not silently dropped.
       writeGroup();

@@ -95,6 +95,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_stream ON dead_letters (stream_key);
 CREATE TABLE IF NOT EXISTS stream_seq (stream_key TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS announced (channel TEXT NOT NULL, stream_id TEXT NOT NULL, announced_at INTEGER NOT NULL, PRIMARY KEY (channel, stream_id));
 CREATE TABLE IF NOT EXISTS closed_guard (stream_id TEXT PRIMARY KEY, closed_at INTEGER NOT NULL);
+-- Old guards are pruned a batch at a time, oldest first; with them the sequence numbers of their streams (by stream id: SEQ_BY_STREAM_ID).
+CREATE INDEX IF NOT EXISTS closed_guard_at ON closed_guard (closed_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -139,10 +141,14 @@ export function streamKeyOf(channel: string, streamId: string): string {
   return JSON.stringify([channel, streamId]);
 }
 
+/** Made after MIGRATE_NUL_KEYS: every stream_key is JSON by then. */
+const SEQ_BY_STREAM_ID = "CREATE INDEX IF NOT EXISTS stream_seq_id ON stream_seq (json_extract(stream_key, '$[1]'))";
+
+// stream_seq has only the joined key: it is split as bytes (SQLite's text functions stop at a NUL, so substr() of the text after it is empty).
 const MIGRATE_NUL_KEYS = `
 UPDATE outbox SET stream_key = json_array(channel, stream_id) WHERE instr(stream_key, char(0)) > 0;
 UPDATE dead_letters SET stream_key = json_array(channel, stream_id) WHERE instr(stream_key, char(0)) > 0;
-UPDATE stream_seq SET stream_key = json_array(substr(stream_key, 1, instr(stream_key, char(0)) - 1), substr(stream_key, instr(stream_key, char(0)) + 1)) WHERE instr(stream_key, char(0)) > 0;
+UPDATE stream_seq SET stream_key = json_array(CAST(substr(CAST(stream_key AS BLOB), 1, instr(CAST(stream_key AS BLOB), x'00') - 1) AS TEXT), CAST(substr(CAST(stream_key AS BLOB), instr(CAST(stream_key AS BLOB), x'00') + 1) AS TEXT)) WHERE instr(stream_key, char(0)) > 0;
 `;
 
 export class Outbox {
@@ -194,6 +200,7 @@ export class Outbox {
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.db.exec(MIGRATE_NUL_KEYS);
+    this.db.exec(SEQ_BY_STREAM_ID);
     if (options.maxBytes) {
       const pageSize = Number(this.db.pragma('page_size'));
       this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
@@ -229,7 +236,11 @@ export class Outbox {
       unannounce: db.prepare('DELETE FROM announced WHERE channel = ? AND stream_id = ?'),
       announcedAll: db.prepare('SELECT channel, stream_id FROM announced'),
       guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
-      pruneGuard: db.prepare('DELETE FROM closed_guard WHERE closed_at < ?'),
+      oldGuards: db.prepare('SELECT stream_id FROM closed_guard WHERE closed_at < ? ORDER BY closed_at LIMIT ?'),
+      dropGuard: db.prepare('DELETE FROM closed_guard WHERE stream_id = ?'),
+      seqKeysOf: db.prepare("SELECT stream_key FROM stream_seq WHERE json_extract(stream_key, '$[1]') = ?"),
+      dropSeq: db.prepare('DELETE FROM stream_seq WHERE stream_key = ?'),
+      hasDead: db.prepare('SELECT 1 AS y FROM dead_letters WHERE stream_key = ? LIMIT 1'),
       streamPending: db.prepare(`SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?`),
       streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
       streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
@@ -599,14 +610,31 @@ export class Outbox {
       .map((r) => ({ channel: r.channel, streamId: r.stream_id }));
   }
 
-  /** Forget close guards older than `before` (the original never pruned them). */
-  pruneGuards(before: number): void {
-    this.statements.pruneGuard.run(before);
+  /**
+   * Forget close guards older than `before`, oldest first, at most `limit`
+   * (the original never pruned them), and with each the sequence number of
+   * its stream: a stream closed that long ago has nothing left to send.
+   * A stream that still has rows (waiting, or dead-lettered) keeps its
+   * number. Returns how many guards went (`limit`: call again for more).
+   */
+  pruneGuards(before: number, limit = 1_000): number {
+    return this.tx(() => {
+      const ids = this.statements.oldGuards.all(before, limit) as Array<{ stream_id: string }>;
+      for (const { stream_id: id } of ids) {
+        for (const { stream_key: key } of this.statements.seqKeysOf.all(id) as Array<{ stream_key: string }>) {
+          if (this.schedule.has(key) || this.pendingSeqs.has(key) || this.addedStreams.has(key) || this.statements.hasDead.get(key)) continue;
+          this.statements.dropSeq.run(key);
+          this.nextSeqs.delete(key);
+        }
+        this.statements.dropGuard.run(id);
+      }
+      return ids.length;
+    });
   }
 
   /** Guard against a stream id at boot (its close is being sent again). */
   clearGuard(streamId: string): void {
-    this.db.prepare('DELETE FROM closed_guard WHERE stream_id = ?').run(streamId);
+    this.statements.dropGuard.run(streamId);
   }
 
   meta(key: string): string | undefined {
