@@ -47,7 +47,8 @@ type ThreadSettings = Omit<OutboxDeliverySettings, 'poster'>;
 
 /** One outbox on the thread, as the event loop sees it. */
 class ThreadOutbox implements OutboxDelivery {
-  readonly stats_ = new Float64Array(new SharedArrayBuffer(STAT_SLOTS * Float64Array.BYTES_PER_ELEMENT));
+  /** The figures of stats(), written by the thread (see delivery-messages.ts for the order). */
+  readonly figures = new Float64Array(new SharedArrayBuffer(STAT_SLOTS * Float64Array.BYTES_PER_ELEMENT));
   /** Event batches sent and not yet confirmed stored, by batch number (sent again if the thread dies). */
   readonly unconfirmed = new Map<number, { events: PendingEvent[]; stored: () => void }>();
   readonly calls = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
@@ -91,12 +92,14 @@ class ThreadOutbox implements OutboxDelivery {
 
   stats(): EventCallbacksStats {
     this.refresh();
-    const s = this.stats_;
-    return { depth: s[0]!, oldestAgeMs: s[1]!, deadLetters: s[2]!, delivered: s[3]!, retries: s[4]!, inFlight: s[5]!, unstored: s[6]!, storeFailures: s[7]!, lost: s[8]! };
+    const stats = {} as EventCallbacksStats;
+    STAT_FIELDS.forEach((field, i) => { stats[field] = this.figures[i]!; });
+    return stats;
   }
 
+  /** Null while the outbox is not open (or its thread is starting again), as on the event loop. */
   streamState(channel: string, streamId: string): Promise<StreamDeliveryState | null> {
-    return this.call('streamState', [channel, streamId]) as Promise<StreamDeliveryState | null>;
+    return (this.call('streamState', [channel, streamId]) as Promise<StreamDeliveryState | null>).catch(() => null);
   }
 
   retryDeadLetters(limit: number): Promise<number> {
@@ -109,7 +112,7 @@ class ThreadOutbox implements OutboxDelivery {
 
   ready(): boolean {
     this.refresh();
-    return this.open && this.stats_[STAT_READY] === 1;
+    return this.open && this.figures[STAT_READY] === 1;
   }
 
   async stop(): Promise<void> {
@@ -192,7 +195,7 @@ class DeliveryThread {
     outbox.open = true;
     const opened = new Promise<void>((resolve, reject) => { outbox.opening = { resolve, reject }; });
     const { options, file, debug } = outbox.settings;
-    this.send({ kind: 'open', id: outbox.id, options, file, debug, stats: outbox.stats_.buffer as SharedArrayBuffer, resumed });
+    this.send({ kind: 'open', id: outbox.id, options, file, debug, stats: outbox.figures.buffer as SharedArrayBuffer, resumed });
     // Events not yet confirmed (the thread died before it stored them) go again, in order, after the open.
     for (const [batch, { events }] of outbox.unconfirmed) this.send({ kind: 'events', id: outbox.id, batch, events });
     return opened.catch((err: Error) => {
