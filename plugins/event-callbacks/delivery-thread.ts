@@ -5,23 +5,27 @@
 // disk; it reads stats() from memory the thread keeps up to date, without
 // asking.
 //
-// Why: a callback costs the event loop ~60 µs on the event loop (~20 of them
-// the HTTP client, ~6 SQLite, the rest the loop's own work and its garbage);
-// on the thread it costs the event loop one share of a message per turn. On
-// this machine's two cores that took the durable callbacks from ~0.65 to
-// above 0.8 of the direct POSTs (bench/outbox.bench.ts), and a slow disk no
-// longer stalls the event loop (SQLite's calls are synchronous).
+// Why: a callback costs the event loop about half as much this way (~25–33
+// against ~53–70 µs in bench/outbox.bench.ts, the emits and the benchmark's
+// application included), a slow disk no longer stalls the event loop
+// (SQLite's calls are synchronous), and on a busy machine the callbacks keep
+// up better with direct POSTs (see docs/ARCHITECTURE.md).
 //
-// One thread per process, shared by every coordinator in it, started with the
-// first outbox and kept for a while after the last one stops (a coordinator
-// stopped and started again finds it warm), without holding the process open.
-// If the thread dies, each outbox opens again on a new one, resumed (the
-// streams it had announced stay announced), and the events not yet confirmed
-// stored are sent again: nothing an emit() was told is stored is lost, and
-// nothing it was not told is dropped.
+// One thread per process, shared by every coordinator in it. It starts with
+// an outbox's first event (or at start, when the file has work left): an
+// idle coordinator carries no thread (~10 MiB). It stays a while after the
+// last outbox stops (a coordinator stopped and started again finds it
+// warm), without holding the process open. If the thread dies, each outbox
+// opens again on a new one, resumed (the streams it had announced stay
+// announced), and the events not yet confirmed stored are sent again:
+// nothing an emit() was told is stored is lost. While no thread can open the
+// file (locked, full), events wait here in memory, as the event loop's outbox
+// keeps them, up to maxUnstoredEvents.
 
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CoordinatorError } from '../../core/errors.js';
+import { Outbox } from './outbox.js';
 import type { OutboxDelivery, OutboxDeliverySettings } from './delivery.js';
 import { STAT_FIELDS, STAT_READY, STAT_SLOTS, type ErrorShape, type FromDeliveryThread, type ThreadCall, type ToDeliveryThread } from './delivery-messages.js';
 import type { EventCallbacksStats, PendingEvent, StreamDeliveryState } from './types.js';
@@ -53,21 +57,88 @@ class ThreadOutbox implements OutboxDelivery {
   readonly unconfirmed = new Map<number, { events: PendingEvent[]; stored: () => void }>();
   readonly calls = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   opening: { resolve(): void; reject(err: Error): void } | undefined;
+  /** Registered on the thread (its open sent, not refused). */
   open = false;
+  /** Between start() and stop(). */
+  private started = false;
+  /** Opened on a thread since start: a later open (the thread died) resumes, closing no stream. */
+  openedOnce = false;
+  /** Set while a refused open waits to be tried again (see ensureOpen()): not ready meanwhile. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private openWaitMs = 0;
   private group: PendingEvent[] = [];
   private groupStored: Promise<void> | undefined;
   private nextBatch = 1;
+  /** Events dropped here because no thread could take them (see emit()). */
+  private lost = 0;
+  /** Opens the database refused (each a failed write, as the thread counts its own). */
+  private refusedOpens = 0;
   private nextCall = 1;
   private lastRefresh = 0;
 
   constructor(readonly id: number, readonly settings: ThreadSettings, private readonly thread: DeliveryThread) {}
 
-  start(): Promise<void> {
-    return this.thread.open(this, false);
+  /**
+   * The thread takes the outbox with its first event, unless the file has
+   * something to act on at once (callbacks waiting, dead letters, announced
+   * streams to close, a legacy file to import): then now, as on the event
+   * loop. An idle coordinator has no thread (~10 MiB).
+   */
+  async start(): Promise<void> {
+    const { options, file } = this.settings;
+    // Opened here once, as the event loop's outbox would be: a file or directory that cannot hold it fails the start.
+    const probe = new Outbox(file, { maxBytes: options.maxDatabaseBytes });
+    let work: boolean;
+    try {
+      work = probe.hasWork() || (options.importActiveStreamsFile !== '' && existsSync(options.importActiveStreamsFile));
+    } finally {
+      probe.close();
+    }
+    this.started = true;
+    if (work) await this.thread.open(this, false);
+  }
+
+  /** After the thread died: open again on a new one, after `waitMs`. */
+  reopenAfter(waitMs: number): void {
+    this.open = false;
+    if (waitMs === 0) {
+      this.ensureOpen();
+      return;
+    }
+    this.openWaitMs = waitMs;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.started) this.ensureOpen();
+    }, waitMs);
+    this.retryTimer.unref();
+  }
+
+  /** Open on the thread now if not yet (the first event); a refusal is logged and tried again after a growing wait, events waiting meanwhile. */
+  private ensureOpen(): void {
+    if (this.open || this.retryTimer) return;
+    this.thread.open(this, this.openedOnce).then(() => { this.openWaitMs = 0; }, (err: Error) => {
+      this.refusedOpens += 1;
+      this.openWaitMs = Math.min(MAX_RESTART_WAIT_MS, Math.max(100, this.openWaitMs * 2));
+      this.settings.log.error({ err: err.message, code: (err as { code?: string }).code, retryInMs: this.openWaitMs }, 'event outbox cannot open; events wait in memory and it is tried again (readiness: not ready)');
+      // As on the event loop, an event the disk refuses waits in memory and its emit() goes on (readiness says not ready).
+      for (const batch of this.unconfirmed.values()) batch.stored();
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.started) this.ensureOpen();
+      }, this.openWaitMs);
+      this.retryTimer.unref();
+    });
   }
 
   emit(event: PendingEvent): Promise<void> {
-    if (!this.open) return Promise.resolve();
+    if (!this.started) return Promise.resolve();
+    this.ensureOpen();
+    // No thread can take them (its open refused, or it died): they wait here, as many as the thread would keep in memory.
+    if (!this.taken && this.waiting() >= this.settings.options.maxUnstoredEvents) {
+      this.lost += 1;
+      this.settings.log.error({ type: event.type, channel: event.data.channel, streamId: event.data.streamId, maxUnstoredEvents: this.settings.options.maxUnstoredEvents }, 'event LOST: the outbox cannot open and the in-memory queue is full');
+      return Promise.resolve();
+    }
     this.group.push(event);
     // The events of one turn go in one message at its end.
     return (this.groupStored ??= new Promise<void>((resolve) => {
@@ -78,8 +149,22 @@ class ThreadOutbox implements OutboxDelivery {
         const batch = this.nextBatch++;
         this.unconfirmed.set(batch, { events, stored: resolve });
         this.thread.send({ kind: 'events', id: this.id, batch, events });
+        // No thread can take them now: they wait in memory (sent again with the next open), and the emits go on.
+        if (this.retryTimer) resolve();
       });
     }));
+  }
+
+  /** The thread has the outbox open (not only asked to). */
+  private get taken(): boolean {
+    return this.open && this.opening === undefined;
+  }
+
+  /** Events sent or about to be, not yet confirmed stored. */
+  private waiting(): number {
+    let n = this.group.length;
+    for (const batch of this.unconfirmed.values()) n += batch.events.length;
+    return n;
   }
 
   /** Ask the thread for fresh figures (at most every REFRESH_MS); what is read now is what it last wrote. */
@@ -94,29 +179,48 @@ class ThreadOutbox implements OutboxDelivery {
     this.refresh();
     const stats = {} as EventCallbacksStats;
     STAT_FIELDS.forEach((field, i) => { stats[field] = this.figures[i]!; });
+    stats.lost += this.lost;
+    stats.storeFailures += this.refusedOpens;
+    // Events no thread has taken yet (its open refused, or it died) wait in memory too.
+    if (!this.taken) stats.unstored += this.waiting();
     return stats;
   }
 
-  /** Null while the outbox is not open (or its thread is starting again), as on the event loop. */
+  /** Null while the coordinator is stopped (or the thread is starting again), as on the event loop. */
   streamState(channel: string, streamId: string): Promise<StreamDeliveryState | null> {
+    if (this.started && !this.open) return Promise.resolve({ pending: 0, attempts: 0, nextAttemptAt: null, lastError: null, deadLetters: 0, delivered: 0, lastDeliveredAt: null });
     return (this.call('streamState', [channel, streamId]) as Promise<StreamDeliveryState | null>).catch(() => null);
   }
 
   retryDeadLetters(limit: number): Promise<number> {
+    // Not open yet: the file had no dead letters at start, and only the thread adds any.
+    if (this.started && !this.open) return Promise.resolve(0);
     return this.call('retryDeadLetters', [limit]) as Promise<number>;
   }
 
-  idle(timeoutMs: number): Promise<boolean> {
+  async idle(timeoutMs: number): Promise<boolean> {
+    // The events emitted before this call reach the thread first (messages keep their order).
+    if (this.groupStored) await this.groupStored;
+    if (this.started && !this.open && !this.retryTimer && this.unconfirmed.size === 0) return true;
     return this.call('idle', [timeoutMs]) as Promise<boolean>;
   }
 
   ready(): boolean {
     this.refresh();
-    return this.open && this.figures[STAT_READY] === 1;
+    // A refused open (or a dead thread) waiting to be tried again, or being tried: not ready until one succeeds.
+    if (!this.started || this.retryTimer || this.openWaitMs > 0) return false;
+    // Not open yet, or its open not answered yet: nothing is known to be wrong.
+    return !this.open || this.opening !== undefined || this.figures[STAT_READY] === 1;
   }
 
   async stop(): Promise<void> {
-    if (!this.open) return;
+    if (!this.started) return;
+    this.started = false;
+    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }
+    if (!this.open) {
+      this.lose('stopping with events the outbox could not store: they are LOST');
+      return;
+    }
     // The events of this turn first: messages arrive in order.
     if (this.groupStored) await this.groupStored;
     try {
@@ -150,7 +254,10 @@ class ThreadOutbox implements OutboxDelivery {
     switch (message.kind) {
       case 'opened':
         if (message.error) this.opening?.reject(rebuilt(message.error));
-        else this.opening?.resolve();
+        else {
+          this.openedOnce = true;
+          this.opening?.resolve();
+        }
         this.opening = undefined;
         return;
       case 'stored': {
@@ -248,24 +355,13 @@ class DeliveryThread {
         continue;
       }
       outbox.settings.log.error({ reason, restartInMs: this.restartWaitMs }, 'the event callbacks thread stopped; the outbox opens again on a new one (events not yet stored are sent again)');
-      this.reopen(outbox);
+      this.outboxes.delete(outbox.id);
+      outbox.reopenAfter(this.restartWaitMs);
     }
   }
 
-  /** Open an outbox again on a new thread, after the wait a recurring fault calls for. */
-  private reopen(outbox: ThreadOutbox): void {
-    if (this.restartWaitMs > 0) {
-      setTimeout(() => { if (outbox.open) this.reopenNow(outbox); }, this.restartWaitMs).unref();
-      return;
-    }
-    this.reopenNow(outbox);
-  }
-
-  private reopenNow(outbox: ThreadOutbox): void {
-    this.open(outbox, true).catch((err: Error) => {
-      // Not ready from now on; what was waiting for its confirmation is reported, not silently dropped.
-      outbox.lose(`the event outbox could not open again (${err.message}): events not yet stored are LOST, and later ones are not stored until the coordinator restarts (readiness: not ready)`);
-    });
+  get running(): boolean {
+    return this.worker !== undefined;
   }
 
   /** End the thread at once, as a crash would (tests: what a dead thread costs). */
@@ -283,6 +379,11 @@ class DeliveryThread {
 }
 
 let shared: DeliveryThread | undefined;
+
+/** Whether the process's delivery thread is running now (tests, and whoever wonders where ~10 MiB went). */
+export function deliveryThreadRunning(): boolean {
+  return shared?.running ?? false;
+}
 
 /** For tests: end the delivery thread at once, as a crash would; each open outbox opens again on a new one. */
 export function killDeliveryThread(): Promise<void> {

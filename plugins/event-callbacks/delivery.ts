@@ -66,7 +66,8 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
   let idleWaiters: Array<() => void> = [];
 
   function notifyIdle(): void {
-    if (idleWaiters.length === 0 || !outbox || posting > 0 || outbox.deliveredPending > 0 || unstored.length > 0) return;
+    // Events emitted and not yet written (this turn's group) are not delivered yet either.
+    if (idleWaiters.length === 0 || !outbox || posting > 0 || outbox.deliveredPending > 0 || unstored.length > 0 || group.length > 0) return;
     if (!outbox.empty) return;
     const waiters = idleWaiters;
     idleWaiters = [];

@@ -47,7 +47,7 @@ const optionsSchema = {
     importActiveStreamsFile: { description: "The original's active_streams.txt to take over once: its streams get stream-closed at boot.", type: 'string', default: '' },
     maxDatabaseBytes: { description: "The outbox file may not grow past this many bytes (0: no limit); past it events wait in memory, as on a full disk.", type: 'integer', minimum: 0, default: 0 },
     maxUnstoredEvents: { description: "Events kept in memory while the outbox cannot store them (full disk, locked database); past this they are counted as lost.", type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
-    deliveryThread: { description: "Keep the outbox and send the callbacks on a thread of their own (one per process), beside the event loop rather than on it: about half the event loop's time per callback and no SQLite call on it, for ~10 MiB of memory and ~100 ms more to start. With the tracing plugin they are always sent on the event loop (each attempt is a span).", type: 'boolean', default: false },
+    deliveryThread: { description: "Keep the outbox and send the callbacks on a thread of their own (one per process, started with the first event, or at start when the outbox has work left), beside the event loop rather than on it: about half the event loop's time per callback and no SQLite write on it, for ~10 MiB of memory while the thread runs. false: on the event loop. With the tracing plugin they are always sent on the event loop (each attempt is a span).", type: 'boolean', default: true },
   },
 };
 

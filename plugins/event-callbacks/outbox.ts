@@ -195,83 +195,89 @@ export class Outbox {
   constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number; driver?: SqliteDatabase['driver']; maxCachedRows?: number } = {}) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     this.db = openSqlite(file, options.driver ? { driver: options.driver } : {});
-    this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-    this.db.exec(MIGRATE_NUL_KEYS);
-    this.db.exec(SEQ_BY_STREAM_ID);
-    if (options.maxBytes) {
-      const pageSize = Number(this.db.pragma('page_size'));
-      this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
-    }
-    const db = this.db;
-    this.statements = {
-      nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
-      deadMaxSeq: db.prepare('SELECT MAX(seq) AS m FROM dead_letters WHERE stream_key = ?'),
-      count: db.prepare('SELECT COUNT(*) AS n FROM outbox'),
-      allRows: db.prepare('SELECT * FROM outbox ORDER BY id'),
-      closingStreams: db.prepare("SELECT DISTINCT stream_key FROM outbox WHERE type = 'stream-closed'"),
-      unparkId: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ${PARKED}`),
-      removeRange: db.prepare('DELETE FROM outbox WHERE id >= ? AND id <= ?'),
-      maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
-      setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
-      insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
-      streamRows: db.prepare('SELECT * FROM outbox WHERE stream_key = ? ORDER BY id LIMIT ?'),
-      revivedStreams: db.prepare('SELECT DISTINCT stream_key FROM (SELECT stream_key FROM dead_letters ORDER BY id LIMIT ?)'),
-      unparkNext: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox WHERE stream_key = ?) AND next_attempt_at = ${PARKED}`),
-      parkAll: db.prepare(`UPDATE outbox SET next_attempt_at = ${PARKED} WHERE next_attempt_at < ${PARKED} AND id NOT IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
-      unparkHeads: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at = ${PARKED} AND id IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
-      remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
-      reschedule: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
-      toDead: db.prepare('INSERT INTO dead_letters (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, last_error, died_at) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts + 1, ?, ? FROM outbox WHERE id = ?'),
-      depth: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox'),
-      deadCount: db.prepare('SELECT COUNT(*) AS n FROM dead_letters'),
-      announce: db.prepare('INSERT OR IGNORE INTO announced (channel, stream_id, announced_at) VALUES (?, ?, ?)'),
-      isAnnounced: db.prepare('SELECT COUNT(*) AS n FROM announced WHERE channel = ? AND stream_id = ?'),
-      unannounce: db.prepare('DELETE FROM announced WHERE channel = ? AND stream_id = ?'),
-      announcedAll: db.prepare('SELECT channel, stream_id FROM announced'),
-      guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
-      oldGuards: db.prepare('SELECT stream_id FROM closed_guard WHERE closed_at < ? ORDER BY closed_at LIMIT ?'),
-      dropGuard: db.prepare('DELETE FROM closed_guard WHERE stream_id = ?'),
-      seqKeysOf: db.prepare("SELECT stream_key FROM stream_seq WHERE json_extract(stream_key, '$[1]') = ?"),
-      dropSeq: db.prepare('DELETE FROM stream_seq WHERE stream_key = ?'),
-      hasDead: db.prepare('SELECT 1 AS y FROM dead_letters WHERE stream_key = ? LIMIT 1'),
-      streamPending: db.prepare(`SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?`),
-      streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
-      streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
-      revive: db.prepare('INSERT INTO outbox (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, next_attempt_at, last_error) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, ?, 0, ?, last_error FROM dead_letters ORDER BY id LIMIT ?'),
-      reviveDelete: db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)'),
-      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-    };
-    // Outboxes written before heads were tracked (or changed by hand): one pass at open.
-    this.normalizeHeads();
-    // Rows read back behind a head are parked on disk; in memory they are due as soon as they become the head.
-    const readBack = (raw: RawRow): OutboxRow => {
-      const row = fromRaw(raw);
-      if (row.nextAttemptAt >= PARKED) row.nextAttemptAt = row.createdAt;
-      return row;
-    };
-    // Read back from disk: rows delivered but not yet deleted are not waiting any more.
-    const load = (key: string, limit: number): OutboxRow[] => {
-      const rows = (this.statements.streamRows.all(key, limit + this.pendingIds.size) as RawRow[]).filter((raw) => !this.pendingIds.has(raw.id));
-      return rows.slice(0, limit).map(readBack);
-    };
-    this.maxCachedRows = options.maxCachedRows ?? 20_000;
-    this.schedule = new StreamSchedule(load, this.maxCachedRows);
-    if ((this.statements.count.get() as { n: number }).n <= this.maxCachedRows) {
-      // Every row fits in memory: read them all, in order, and keep no index.
-      this.db.exec(DROP_STREAM_INDEX);
-      this.setIndexed(false);
-      for (const raw of this.statements.allRows.all() as RawRow[]) this.schedule.added(readBack(raw));
-    } else {
-      this.buildIndex();
-      for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
+    // A database that cannot be set up (busy, full, not a database) is closed again: a failed open leaves no connection behind.
+    try {
+      this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+      this.db.exec(MIGRATE_NUL_KEYS);
+      this.db.exec(SEQ_BY_STREAM_ID);
+      if (options.maxBytes) {
+        const pageSize = Number(this.db.pragma('page_size'));
+        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+      }
+      const db = this.db;
+      this.statements = {
+        nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
+        deadMaxSeq: db.prepare('SELECT MAX(seq) AS m FROM dead_letters WHERE stream_key = ?'),
+        count: db.prepare('SELECT COUNT(*) AS n FROM outbox'),
+        allRows: db.prepare('SELECT * FROM outbox ORDER BY id'),
+        closingStreams: db.prepare("SELECT DISTINCT stream_key FROM outbox WHERE type = 'stream-closed'"),
+        unparkId: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ${PARKED}`),
+        removeRange: db.prepare('DELETE FROM outbox WHERE id >= ? AND id <= ?'),
+        maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
+        setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
+        insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+        heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
+        begin: db.prepare('BEGIN IMMEDIATE'),
+        commit: db.prepare('COMMIT'),
+        rollback: db.prepare('ROLLBACK'),
+        streamRows: db.prepare('SELECT * FROM outbox WHERE stream_key = ? ORDER BY id LIMIT ?'),
+        revivedStreams: db.prepare('SELECT DISTINCT stream_key FROM (SELECT stream_key FROM dead_letters ORDER BY id LIMIT ?)'),
+        unparkNext: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox WHERE stream_key = ?) AND next_attempt_at = ${PARKED}`),
+        parkAll: db.prepare(`UPDATE outbox SET next_attempt_at = ${PARKED} WHERE next_attempt_at < ${PARKED} AND id NOT IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
+        unparkHeads: db.prepare(`UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at = ${PARKED} AND id IN (SELECT MIN(id) FROM outbox GROUP BY stream_key)`),
+        remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
+        reschedule: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
+        toDead: db.prepare('INSERT INTO dead_letters (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, last_error, died_at) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts + 1, ?, ? FROM outbox WHERE id = ?'),
+        depth: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox'),
+        deadCount: db.prepare('SELECT COUNT(*) AS n FROM dead_letters'),
+        announce: db.prepare('INSERT OR IGNORE INTO announced (channel, stream_id, announced_at) VALUES (?, ?, ?)'),
+        isAnnounced: db.prepare('SELECT COUNT(*) AS n FROM announced WHERE channel = ? AND stream_id = ?'),
+        unannounce: db.prepare('DELETE FROM announced WHERE channel = ? AND stream_id = ?'),
+        announcedAll: db.prepare('SELECT channel, stream_id FROM announced'),
+        guard: db.prepare('INSERT OR IGNORE INTO closed_guard (stream_id, closed_at) VALUES (?, ?)'),
+        oldGuards: db.prepare('SELECT stream_id FROM closed_guard WHERE closed_at < ? ORDER BY closed_at LIMIT ?'),
+        dropGuard: db.prepare('DELETE FROM closed_guard WHERE stream_id = ?'),
+        seqKeysOf: db.prepare("SELECT stream_key FROM stream_seq WHERE json_extract(stream_key, '$[1]') = ?"),
+        dropSeq: db.prepare('DELETE FROM stream_seq WHERE stream_key = ?'),
+        hasDead: db.prepare('SELECT 1 AS y FROM dead_letters WHERE stream_key = ? LIMIT 1'),
+        streamPending: db.prepare(`SELECT COUNT(*) AS n, MAX(attempts) AS attempts, MIN(next_attempt_at) AS next FROM outbox WHERE stream_key = ?`),
+        streamError: db.prepare('SELECT last_error FROM outbox WHERE stream_key = ? AND last_error IS NOT NULL ORDER BY id LIMIT 1'),
+        streamDead: db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE stream_key = ?'),
+        revive: db.prepare('INSERT INTO outbox (id, delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, attempts, next_attempt_at, last_error) SELECT id, delivery_id, stream_key, channel, stream_id, seq, type, headers, ?, 0, ?, last_error FROM dead_letters ORDER BY id LIMIT ?'),
+        reviveDelete: db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT ?)'),
+        getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+        setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      };
+      // Outboxes written before heads were tracked (or changed by hand): one pass at open.
+      this.normalizeHeads();
+      // Rows read back behind a head are parked on disk; in memory they are due as soon as they become the head.
+      const readBack = (raw: RawRow): OutboxRow => {
+        const row = fromRaw(raw);
+        if (row.nextAttemptAt >= PARKED) row.nextAttemptAt = row.createdAt;
+        return row;
+      };
+      // Read back from disk: rows delivered but not yet deleted are not waiting any more.
+      const load = (key: string, limit: number): OutboxRow[] => {
+        const rows = (this.statements.streamRows.all(key, limit + this.pendingIds.size) as RawRow[]).filter((raw) => !this.pendingIds.has(raw.id));
+        return rows.slice(0, limit).map(readBack);
+      };
+      this.maxCachedRows = options.maxCachedRows ?? 20_000;
+      this.schedule = new StreamSchedule(load, this.maxCachedRows);
+      if ((this.statements.count.get() as { n: number }).n <= this.maxCachedRows) {
+        // Every row fits in memory: read them all, in order, and keep no index.
+        this.db.exec(DROP_STREAM_INDEX);
+        this.setIndexed(false);
+        for (const raw of this.statements.allRows.all() as RawRow[]) this.schedule.added(readBack(raw));
+      } else {
+        this.buildIndex();
+        for (const raw of this.statements.heads.all(-1) as RawRow[]) this.schedule.addHead(fromRaw(raw));
+      }
+    } catch (err) {
+      try { this.db.close(); } catch { /* the error that made us close is the one to report */ }
+      throw err;
     }
   }
 
@@ -643,6 +649,12 @@ export class Outbox {
 
   setMeta(key: string, value: string): void {
     this.statements.setMeta.run(key, value);
+  }
+
+  /** Whether anything waits to be acted on: callbacks waiting, dead letters, announced streams (to close at the next start). */
+  hasWork(): boolean {
+    const stats = this.stats();
+    return stats.depth > 0 || stats.deadLetters > 0 || this.statements.announcedAll.get() !== undefined;
   }
 
   /** Close the database; closing again does nothing (node:sqlite throws on a second close). */

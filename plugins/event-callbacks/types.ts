@@ -29,7 +29,7 @@ export interface EventCallbacksOptions extends WebhookOptions {
   maxDatabaseBytes: number;
   /** Events kept in memory while the outbox cannot store them (full disk, locked database); past this they are counted as lost. */
   maxUnstoredEvents: number;
-  /** Keep the outbox and send its callbacks on a thread of their own (one per process), beside the event loop rather than on it: see delivery-thread.ts. */
+  /** Keep the outbox and send its callbacks on a thread of their own (one per process, started with the first event), beside the event loop rather than on it: see delivery-thread.ts. Default true. */
   deliveryThread: boolean;
 }
 

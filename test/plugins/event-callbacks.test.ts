@@ -192,7 +192,7 @@ for (const deliveryThread of [false, true]) describe(`event callbacks against a 
   });
 });
 
-describe('event callbacks: the delivery thread dies', function () {
+describe('event callbacks: the delivery thread', function () {
   this.timeout(60_000);
   let app: HookServer;
   let dataDir: string;
@@ -231,5 +231,26 @@ describe('event callbacks: the delivery thread dies', function () {
     assert.deepEqual(accepted.get('s0'), ['stream-available#1', 'stream-closed#2']);
     for (const s of ['s1', 's2', 's3', 's9']) assert.deepEqual(accepted.get(s), ['stream-available#1'], `stream ${s}: no stream-closed for a thread's death`);
     assert.equal(runtime.readiness().ready, true);
+  });
+
+  it('starts with the first event, not with the coordinator; at once when the outbox has work left from before', async () => {
+    app = await hookServer(() => ({ status: 503, body: '' }));
+    const env = { DATA_DIR: dataDir, EVENT_CALLBACK_URL: app.url('/events'), DELIVERY_THREAD: '1', REPORT_THREAD: '1' };
+    const first = startChild(...tsNode('test/fixtures/outbox-child.ts'), { ...env, EMIT: '1' });
+    try {
+      await first.waitFor(/emitted/);
+      assert.match(first.output(), /thread at start: no/);
+      assert.match(first.output(), /thread after the emits: yes/);
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    // Its event is still waiting (the application answers 503): the next start takes the thread at once.
+    const second = startChild(...tsNode('test/fixtures/outbox-child.ts'), env);
+    try {
+      await second.waitFor(/started/);
+      assert.match(second.output(), /thread at start: yes/);
+    } finally {
+      await second.stop('SIGKILL');
+    }
   });
 });
