@@ -81,8 +81,9 @@ class ThreadOutbox implements OutboxDelivery {
   /**
    * The thread takes the outbox with its first event, unless the file has
    * something to act on at once (callbacks waiting, dead letters, announced
-   * streams to close, a legacy file to import): then now, as on the event
-   * loop. An idle coordinator has no thread (~10 MiB).
+   * streams to close, a legacy file to import) or the thread runs already:
+   * then now, as on the event loop. An idle coordinator has no thread of its
+   * own making (~10 MiB).
    */
   async start(): Promise<void> {
     const { options, file } = this.settings;
@@ -95,7 +96,8 @@ class ThreadOutbox implements OutboxDelivery {
       probe.close();
     }
     this.started = true;
-    if (work) await this.thread.open(this, false);
+    // A thread already running (another coordinator's, or one still there after a stop) costs nothing more: take it now.
+    if (work || this.thread.running) await this.thread.open(this, false);
   }
 
   /** After the thread died: open again on a new one, after `waitMs`. */
