@@ -253,4 +253,31 @@ describe('event callbacks: the delivery thread', function () {
       await second.stop('SIGKILL');
     }
   });
+
+  it('one thread serves every coordinator of the process: each its own outbox, each stream in order, a stop of one leaves the other delivering', async () => {
+    app = await hookServer(() => ({ body: '' }));
+    const otherDir = mkdtempSync(path.join(tmpdir(), 'coord-thread-'));
+    const make = (dir: string) => makeRuntime({ dataDir: dir }, [eventCallbacks({ retryDelayMs: 20, deliveryThread: true })], { EVENT_CALLBACK_URL: app.url('/events') });
+    runtime = make(dataDir);
+    const other = make(otherDir);
+    try {
+      await runtime.start();
+      await other.start();
+      await Promise.all([
+        (async () => { for (let i = 0; i < 20; i += 1) await runtime!.emit(available('a', `a${i % 4}`)); })(),
+        (async () => { for (let i = 0; i < 20; i += 1) await other.emit(available('b', `b${i % 4}`)); })(),
+      ]);
+      await runtime.stop();
+      runtime = undefined;
+      for (let i = 0; i < 5; i += 1) await other.emit(available('b', 'b0'));
+      assert.ok(await other.service('event-callbacks').idle(10_000));
+      const sequences = (channel: string, streamId: string) => app.received.filter((r) => r.headers['x-streaming-channel'] === channel && r.headers['x-streaming-id'] === streamId).map((r) => Number(r.headers['x-event-sequence']));
+      for (let i = 0; i < 4; i += 1) assert.deepEqual(sequences('a', `a${i}`), [1, 2, 3, 4, 5], `stream a${i}`);
+      assert.deepEqual(sequences('b', 'b0'), Array.from({ length: 10 }, (_, i) => i + 1));
+      for (let i = 1; i < 4; i += 1) assert.deepEqual(sequences('b', `b${i}`), [1, 2, 3, 4, 5], `stream b${i}`);
+    } finally {
+      await other.stop();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
 });
