@@ -90,7 +90,7 @@ describe('package: the packed tarball as an app installs it', function () {
 
   it('ships what users need and nothing that points nowhere', () => {
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-    for (const file of ['package/LICENSE', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/dist/testing/index.js', 'package/plugins/unix-transport/README.md', 'package/docs/reference.md', 'package/bin/coordinator.js', 'package/dist/plugins/operations/console/console.js', 'package/dist/plugins/operations/console/console.css']) {
+    for (const file of ['package/LICENSE', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/dist/testing/index.js', 'package/plugins/unix-transport/README.md', 'package/docs/reference.md', 'package/bin/coordinator.js', 'package/dist/plugins/operations/console/console.js', 'package/dist/plugins/operations/console/console.css', 'package/dist/plugins/event-callbacks/delivery-worker.js']) {
       assert.ok(listing.includes(file), `${file} missing from the tarball`);
     }
     assert.deepEqual(listing.filter((f) => f.endsWith('.map')), [], 'source maps to files not shipped');
@@ -132,6 +132,36 @@ try { await runtime.start(); console.log('started'); } catch (err) { console.log
     const failure = JSON.parse(result.stdout.trim()) as { code: string; message: string };
     assert.equal(failure.code, 'ERR_CONFIG');
     assert.match(failure.message, /npm install @opentelemetry\/api@~1\.9\.0 @opentelemetry\/sdk-trace-base/);
+  });
+
+  it('event callbacks from the installed package: delivered through its delivery thread (the default), whose file ships and loads', () => {
+    // An app with the package's dependencies and, for Node 20 (no node:sqlite), the optional better-sqlite3 of this checkout.
+    const consumer = path.join(work, 'callbacks');
+    mkdirSync(path.join(consumer, 'node_modules'), { recursive: true });
+    for (const dep of readdirSync(path.join(app, 'node_modules'))) if (!dep.startsWith('.')) symlinkSync(path.join(app, 'node_modules', dep), path.join(consumer, 'node_modules', dep), 'dir');
+    for (const dep of ['better-sqlite3', 'bindings', 'file-uri-to-path']) if (!existsSync(path.join(consumer, 'node_modules', dep))) symlinkSync(path.join(root, 'node_modules', dep), path.join(consumer, 'node_modules', dep), 'dir');
+    writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'callbacks', private: true, type: 'module' }));
+    writeFileSync(path.join(consumer, 'app.mjs'), `
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createCoordinator, eventCallbacks, makeEvent } from 'coordinator-runtime';
+const received = [];
+const app = http.createServer((req, res) => { received.push(req.headers['x-event-type']); req.resume(); req.on('end', () => res.end()); });
+await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+const runtime = createCoordinator({ logLevel: 'silent', dataDir: mkdtempSync(path.join(tmpdir(), 'pkg-callbacks-')), plugins: [eventCallbacks()] }, { env: { EVENT_CALLBACK_URL: \`http://127.0.0.1:\${app.address().port}/events\` } });
+await runtime.start();
+await runtime.emit(makeEvent('stream.available', { channel: 'c', streamId: 's' }));
+const idle = await runtime.service('event-callbacks').idle(10000);
+await runtime.stop();
+app.close();
+console.log(JSON.stringify({ idle, received }));
+`);
+    // Symlinked dependencies resolve from where they are linked; the thread inherits both flags (the second one is for its entry file).
+    const result = spawnSync(process.execPath, ['--preserve-symlinks', '--preserve-symlinks-main', 'app.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim()), { idle: true, received: ['stream-available'] });
   });
 
   for (const [module, type] of [['nodenext', 'module'], ['nodenext', 'commonjs'], ['node16', 'commonjs'], ['node16', 'module']] as const) {
