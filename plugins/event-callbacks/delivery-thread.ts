@@ -25,7 +25,7 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CoordinatorError } from '../../core/errors.js';
-import { Outbox } from './outbox.js';
+import { outboxFileHasWork, outboxNotOpen } from './outbox.js';
 import type { OutboxDelivery, OutboxDeliverySettings } from './delivery.js';
 import { STAT_FIELDS, STAT_READY, STAT_SLOTS, type ErrorShape, type FromDeliveryThread, type ThreadCall, type ToDeliveryThread } from './delivery-messages.js';
 import type { EventCallbacksStats, PendingEvent, StreamDeliveryState } from './types.js';
@@ -87,14 +87,8 @@ class ThreadOutbox implements OutboxDelivery {
    */
   async start(): Promise<void> {
     const { options, file } = this.settings;
-    // Opened here once, as the event loop's outbox would be: a file or directory that cannot hold it fails the start.
-    const probe = new Outbox(file, { maxBytes: options.maxDatabaseBytes });
-    let work: boolean;
-    try {
-      work = probe.hasWork() || (options.importActiveStreamsFile !== '' && existsSync(options.importActiveStreamsFile));
-    } finally {
-      probe.close();
-    }
+    // The file is opened here once, as the event loop's outbox would open it: what cannot hold it fails the start.
+    const work = outboxFileHasWork(file, { maxBytes: options.maxDatabaseBytes }) || (options.importActiveStreamsFile !== '' && existsSync(options.importActiveStreamsFile));
     this.started = true;
     // A thread already running (another coordinator's, or one still there after a stop) costs nothing more: take it now.
     if (work || this.thread.running) await this.thread.open(this, false);
@@ -103,10 +97,12 @@ class ThreadOutbox implements OutboxDelivery {
   /** After the thread died: open again on a new one, after `waitMs`. */
   reopenAfter(waitMs: number): void {
     this.open = false;
-    if (waitMs === 0) {
-      this.ensureOpen();
-      return;
-    }
+    if (waitMs === 0) this.ensureOpen();
+    else this.openIn(waitMs);
+  }
+
+  /** Try the open again after `waitMs` (not ready meanwhile). */
+  private openIn(waitMs: number): void {
     this.openWaitMs = waitMs;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -120,15 +116,11 @@ class ThreadOutbox implements OutboxDelivery {
     if (this.open || this.retryTimer) return;
     this.thread.open(this, this.openedOnce).then(() => { this.openWaitMs = 0; }, (err: Error) => {
       this.refusedOpens += 1;
-      this.openWaitMs = Math.min(MAX_RESTART_WAIT_MS, Math.max(100, this.openWaitMs * 2));
-      this.settings.log.error({ err: err.message, code: (err as { code?: string }).code, retryInMs: this.openWaitMs }, 'event outbox cannot open; events wait in memory and it is tried again (readiness: not ready)');
+      const wait = longerWait(this.openWaitMs);
+      this.settings.log.error({ err: err.message, code: (err as { code?: string }).code, retryInMs: wait }, 'event outbox cannot open; events wait in memory and it is tried again (readiness: not ready)');
       // As on the event loop, an event the disk refuses waits in memory and its emit() goes on (readiness says not ready).
       for (const batch of this.unconfirmed.values()) batch.stored();
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        if (this.started) this.ensureOpen();
-      }, this.openWaitMs);
-      this.retryTimer.unref();
+      this.openIn(wait);
     });
   }
 
@@ -244,7 +236,7 @@ class ThreadOutbox implements OutboxDelivery {
   }
 
   call(method: ThreadCall, args: unknown[]): Promise<unknown> {
-    if (!this.open) return Promise.reject(new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)'));
+    if (!this.open) return Promise.reject(outboxNotOpen());
     return new Promise((resolve, reject) => {
       const call = this.nextCall++;
       this.calls.set(call, { resolve, reject });
@@ -284,7 +276,11 @@ class ThreadOutbox implements OutboxDelivery {
 
 /** A thread that dies sooner than this after its start is started again only after a growing wait (a fault that recurs must not spin), ms. */
 const SHORT_LIFE_MS = 5_000;
-const MAX_RESTART_WAIT_MS = 30_000;
+
+/** The next wait before trying again after a failure: doubling from 100 ms up to 30 s. */
+function longerWait(previousMs: number): number {
+  return Math.min(30_000, Math.max(100, previousMs * 2));
+}
 
 class DeliveryThread {
   private worker: Worker | undefined;
@@ -300,6 +296,8 @@ class DeliveryThread {
 
   open(outbox: ThreadOutbox, resumed: boolean): Promise<void> {
     if (this.lingerTimer) { clearTimeout(this.lingerTimer); this.lingerTimer = undefined; }
+    // An open outbox holds the process open, as its sockets would on the event loop.
+    this.started().ref();
     this.outboxes.set(outbox.id, outbox);
     outbox.open = true;
     const opened = new Promise<void>((resolve, reject) => { outbox.opening = { resolve, reject }; });
@@ -329,10 +327,7 @@ class DeliveryThread {
   }
 
   private started(): Worker {
-    if (this.worker) {
-      if (this.outboxes.size > 0) this.worker.ref();
-      return this.worker;
-    }
+    if (this.worker) return this.worker;
     const worker = new Worker(ENTRY, { name: 'coordinator-event-callbacks' });
     this.worker = worker;
     this.startedAt = Date.now();
@@ -346,7 +341,7 @@ class DeliveryThread {
   private died(worker: Worker, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
-    this.restartWaitMs = Date.now() - this.startedAt < SHORT_LIFE_MS ? Math.min(MAX_RESTART_WAIT_MS, Math.max(100, this.restartWaitMs * 2)) : 0;
+    this.restartWaitMs = Date.now() - this.startedAt < SHORT_LIFE_MS ? longerWait(this.restartWaitMs) : 0;
     for (const outbox of [...this.outboxes.values()]) {
       const failed = new Error(`the event callbacks thread stopped (${reason})`);
       for (const call of outbox.calls.values()) call.reject(failed);

@@ -7,13 +7,15 @@ import { parentPort } from 'node:worker_threads';
 import { outboxDelivery, type DeliveryLog, type OutboxDelivery } from './delivery.js';
 import { errorShape, STAT_FIELDS, STAT_READY, type FromDeliveryThread, type ToDeliveryThread } from './delivery-messages.js';
 import { callbackPoster } from './post.js';
+import { outboxNotOpen } from './outbox.js';
 
 const port = parentPort!;
 const send = (message: FromDeliveryThread): void => port.postMessage(message);
 
 interface Hosted {
   delivery: OutboxDelivery;
-  stats: Float64Array;
+  /** The shared figures of stats() (see delivery-messages.ts). */
+  figures: Float64Array;
   /** A rare figure or readiness changed and is not published yet. */
   dirty: boolean;
 }
@@ -24,8 +26,8 @@ const hosted = new Map<number, Hosted>();
 function publish(h: Hosted): void {
   h.dirty = false;
   const stats = h.delivery.stats();
-  for (let i = 0; i < STAT_FIELDS.length; i += 1) h.stats[i] = stats[STAT_FIELDS[i]!];
-  h.stats[STAT_READY] = h.delivery.ready() ? 1 : 0;
+  for (let i = 0; i < STAT_FIELDS.length; i += 1) h.figures[i] = stats[STAT_FIELDS[i]!];
+  h.figures[STAT_READY] = h.delivery.ready() ? 1 : 0;
 }
 
 // Counts move with every delivery; the figures that need a query (depth, dead letters) are refreshed on request and once a second.
@@ -61,7 +63,7 @@ port.on('message', (message: ToDeliveryThread) => {
         });
       };
       const delivery = outboxDelivery({ options: message.options, file: message.file, log: logTo(message.id), debug: message.debug, poster: callbackPoster(message.options), changed });
-      const h: Hosted = { delivery, stats: new Float64Array(message.stats), dirty: false };
+      const h: Hosted = { delivery, figures: new Float64Array(message.stats), dirty: false };
       try {
         delivery.start(message.resumed);
       } catch (err) {
@@ -76,21 +78,21 @@ port.on('message', (message: ToDeliveryThread) => {
     case 'events': {
       const h = hosted.get(message.id);
       if (!h) return;
-      let left = message.events.length;
       const stored = () => {
-        left -= 1;
-        if (left > 0) return;
         // What changed with these events (kept in memory, not ready) is readable before their emit() resolves.
         if (h.dirty) publish(h);
         send({ kind: 'stored', id: message.id, batch: message.batch });
       };
-      for (const event of message.events) void h.delivery.emit(event).then(stored, stored);
+      // Emits resolve in the order they were made: the batch is stored when its last event is.
+      let last: Promise<void> = Promise.resolve();
+      for (const event of message.events) last = h.delivery.emit(event);
+      last.then(stored, stored);
       return;
     }
     case 'call': {
       const h = hosted.get(message.id);
       if (!h) {
-        send({ kind: 'result', id: message.id, call: message.call, error: { name: 'CoordinatorError', message: 'the event outbox is not open (the coordinator is not started)', code: 'ERR_NOT_STARTED' } });
+        send({ kind: 'result', id: message.id, call: message.call, error: errorShape(outboxNotOpen()) });
         return;
       }
       call(h, message.method, message.args).then(

@@ -5,12 +5,11 @@
 // off the event loop: the same code either way.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { CoordinatorError } from '../../core/errors.js';
 import { InFlight } from '../../core/in-flight.js';
 import { STREAM_AVAILABLE } from '../shared/stream-events.js';
 import { availableHeaders, closedHeaders } from './callback-headers.js';
 import { DeliveredCounts } from './delivered-counts.js';
-import { Outbox, streamKeyOf, type OutboxRow } from './outbox.js';
+import { Outbox, outboxNotOpen, streamKeyOf, type OutboxRow } from './outbox.js';
 import type { CallbackPoster } from './post.js';
 import { permanent, retryDelay } from './retry.js';
 import type { EventCallbacksOptions, EventCallbacksStats, PendingEvent, StreamDeliveryState } from './types.js';
@@ -394,7 +393,7 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
     },
 
     retryDeadLetters(limit) {
-      if (!outbox) throw new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)');
+      if (!outbox) throw outboxNotOpen();
       const moved = outbox.reviveDeadLetters(limit);
       if (moved > 0) {
         log.info({ callbacks: moved }, 'dead-lettered callbacks queued again');

@@ -14,7 +14,7 @@ import { CoordinatorError } from '../../core/errors.js';
 import type { CoordinatorEvent } from '../../core/events.js';
 import { webhookEnv, webhookOptionsSchema, webhookProblems } from '../shared/webhook-auth.js';
 import type { Env } from '../shared/env.js';
-import { streamKeyOf } from './outbox.js';
+import { outboxNotOpen, streamKeyOf } from './outbox.js';
 import { ClusterDelivery } from './cluster-delivery.js';
 import { availableHeaders, closedHeaders } from './callback-headers.js';
 import { DeliveredCounts } from './delivered-counts.js';
@@ -120,7 +120,7 @@ export const eventCallbacks = definePlugin<EventCallbacksOptions>({
           if (moved > 0) log.info({ callbacks: moved }, 'dead-lettered callbacks queued again');
           return moved;
         }
-        if (!outbox) throw new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)');
+        if (!outbox) throw outboxNotOpen();
         return outbox.retryDeadLetters(limit);
       },
       idle: (timeoutMs) => new Promise((resolve) => {

@@ -24,6 +24,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { CoordinatorError } from '../../core/errors.js';
 import { openSqlite, type SqliteDatabase } from './sqlite.js';
 import { StreamSchedule } from './schedule.js';
 
@@ -151,6 +152,60 @@ UPDATE dead_letters SET stream_key = json_array(channel, stream_id) WHERE instr(
 UPDATE stream_seq SET stream_key = json_array(CAST(substr(CAST(stream_key AS BLOB), 1, instr(CAST(stream_key AS BLOB), x'00') - 1) AS TEXT), CAST(substr(CAST(stream_key AS BLOB), instr(CAST(stream_key AS BLOB), x'00') + 1) AS TEXT)) WHERE instr(stream_key, char(0)) > 0;
 `;
 
+/**
+ * busyTimeoutMs: how long a write waits for another process's lock; the
+ * wait blocks the event loop, so it is a few ms and a busy database is
+ * retried from memory instead. maxBytes: the file may not grow past this
+ * (0: no limit); a full outbox is like a full disk.
+ */
+export interface OutboxFileOptions {
+  busyTimeoutMs?: number;
+  maxBytes?: number;
+  driver?: SqliteDatabase['driver'];
+}
+
+/** The outbox's database, opened and brought to the current schema; closed again when that fails (no connection left behind). */
+function openOutboxFile(file: string, options: OutboxFileOptions): SqliteDatabase {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const db = openSqlite(file, options.driver ? { driver: options.driver } : {});
+  try {
+    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
+    db.pragma('journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec(SCHEMA);
+    db.exec(MIGRATE_NUL_KEYS);
+    db.exec(SEQ_BY_STREAM_ID);
+    if (options.maxBytes) {
+      const pageSize = Number(db.pragma('page_size'));
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
+    return db;
+  } catch (err) {
+    try { db.close(); } catch { /* the error that made us close is the one to report */ }
+    throw err;
+  }
+}
+
+/**
+ * Whether an outbox file holds anything to act on at once (callbacks
+ * waiting, dead letters, announced streams to close), checked through the
+ * same open as an Outbox's (so what cannot hold one fails here) but without
+ * reading the rows.
+ */
+export function outboxFileHasWork(file: string, options: OutboxFileOptions = {}): boolean {
+  const db = openOutboxFile(file, options);
+  try {
+    return ['outbox', 'dead_letters', 'announced'].some((table) => db.prepare(`SELECT 1 AS y FROM ${table} LIMIT 1`).get() !== undefined);
+  } finally {
+    db.close();
+  }
+}
+
+/** What the plugin's service says when asked about an outbox that is not open. */
+export function outboxNotOpen(): CoordinatorError {
+  return new CoordinatorError('ERR_NOT_STARTED', 'the event outbox is not open (the coordinator is not started)');
+}
+
 export class Outbox {
   private readonly db: SqliteDatabase;
   private readonly statements;
@@ -186,27 +241,11 @@ export class Outbox {
   /** Streams known to be announced on disk (so stream-available need not write it again). Bounded; emptied on a rollback. */
   private readonly announcedKeys = new Set<string>();
 
-  /**
-   * busyTimeoutMs: how long a write waits for another process's lock; the
-   * wait blocks the event loop, so it is a few ms and a busy database is
-   * retried from memory instead. maxBytes: the file may not grow past this
-   * (0: no limit); a full outbox is like a full disk.
-   */
-  constructor(file: string, options: { busyTimeoutMs?: number; maxBytes?: number; driver?: SqliteDatabase['driver']; maxCachedRows?: number } = {}) {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = openSqlite(file, options.driver ? { driver: options.driver } : {});
-    // A database that cannot be set up (busy, full, not a database) is closed again: a failed open leaves no connection behind.
+  /** maxCachedRows: rows the schedule keeps in memory before the index of rows by stream is needed (see the top of this file). */
+  constructor(file: string, options: OutboxFileOptions & { maxCachedRows?: number } = {}) {
+    this.db = openOutboxFile(file, options);
+    // A failed open leaves no connection behind.
     try {
-      this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 2}`);
-      this.db.pragma('journal_mode = WAL');
-      this.db.exec('PRAGMA synchronous = NORMAL');
-      this.db.exec(SCHEMA);
-      this.db.exec(MIGRATE_NUL_KEYS);
-      this.db.exec(SEQ_BY_STREAM_ID);
-      if (options.maxBytes) {
-        const pageSize = Number(this.db.pragma('page_size'));
-        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
-      }
       const db = this.db;
       this.statements = {
         nextSeq: db.prepare('SELECT next_seq FROM stream_seq WHERE stream_key = ?'),
@@ -649,12 +688,6 @@ export class Outbox {
 
   setMeta(key: string, value: string): void {
     this.statements.setMeta.run(key, value);
-  }
-
-  /** Whether anything waits to be acted on: callbacks waiting, dead letters, announced streams (to close at the next start). */
-  hasWork(): boolean {
-    const stats = this.stats();
-    return stats.depth > 0 || stats.deadLetters > 0 || this.statements.announcedAll.get() !== undefined;
   }
 
   /** Close the database; closing again does nothing (node:sqlite throws on a second close). */

@@ -267,6 +267,8 @@ describe('event callbacks: the delivery thread', function () {
         (async () => { for (let i = 0; i < 20; i += 1) await runtime!.emit(available('a', `a${i % 4}`)); })(),
         (async () => { for (let i = 0; i < 20; i += 1) await other.emit(available('b', `b${i % 4}`)); })(),
       ]);
+      // Its events delivered first (a stop leaves what is still waiting on disk for the next start).
+      await runtime.service('event-callbacks').idle(10_000);
       await runtime.stop();
       runtime = undefined;
       for (let i = 0; i < 5; i += 1) await other.emit(available('b', 'b0'));
