@@ -15,7 +15,8 @@ import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse
 import type { Request, Response } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
 import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
-import { traceContextOf } from '../../core/trace-context.js';
+import { hasRawHeader, traceContextOf } from '../../core/trace-context.js';
+import { isPlainAcceptanceText } from '../../core/plain-ack.js';
 import type { TraceContext } from '../../core/context.js';
 import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
@@ -181,7 +182,8 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         return;
       }
       try {
-        const traceContext = traceContextOf(req.headers);
+        // req.headers is built on first use: a request without a traceparent never builds it.
+        const traceContext = hasRawHeader(req.rawHeaders, 'traceparent') ? traceContextOf(req.headers) : undefined;
         await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}), ...(traceContext ? { traceContext } : {}) });
         reply(res, 200, request.id, '');
       } catch (err) {
@@ -231,9 +233,9 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         timeoutMs: options.deliveryTimeoutMs, maxReplyBytes: options.maxReplyBytes, retry: options.retry, log, requestId: response.id, trace,
       });
       // A hook answers with an ack; its error (or an unreadable body) is a failed delivery, never retried.
-      let ackError: string;
+      let ackError = '';
       try {
-        ackError = decodeResponse(answer.body).error;
+        if (!isPlainAcceptanceText(answer.body)) ackError = decodeResponse(answer.body).error;
       } catch (err) {
         throw new CoordinatorError('ERR_DELIVERY', `hook ${hook.origin} answered ${answer.status} with an unreadable ack: ${(err as Error).message}`, { requestId: response.id });
       }

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { CoordinatorError } from '../../core/errors.js';
 import { decodeResponse } from '../../core/codec.js';
+import { isPlainAcceptance } from '../../core/plain-ack.js';
 import { FrameReader, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import type { DeadlineSignals } from '../shared/deadline-signals.js';
 
@@ -24,23 +25,69 @@ function dialError(socketPath: string, err: NodeJS.ErrnoException): CoordinatorE
   return new CoordinatorError('ERR_PROVIDER_FAILED', `dial unix ${socketPath}: connect: ${reason}`, { cause: err, details: { socket: socketPath, errno: err.code } });
 }
 
-/** Resolves with the ack body (JSON bytes); rejects when the peer could not be reached or did not ack. */
-export function sendFrame(socketPath: string, json: string, options: SendFrameOptions): Promise<Buffer> {
+/**
+ * Every send reads its ack into this one buffer (net's `onread`): no buffer
+ * is allocated per read and no Readable stream carries the bytes. An ack is
+ * handled inside the read's callback, before the buffer can be read into
+ * again; a partial one is copied out (FrameReader's `borrowed`).
+ */
+const ACK_READS = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** The ack's error text ('' = accepted): the plain acceptance is recognised without decoding. */
+function ackError(socketPath: string, ack: Buffer): string {
+  if (isPlainAcceptance(ack)) return '';
+  try {
+    return decodeResponse(ack, { firstValue: true }).error;
+  } catch (err) {
+    throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Send one acomm message and return its ack's error text ('' = accepted).
+ * Rejects when the peer cannot be reached or its ack cannot be read.
+ */
+export function sendMessage(socketPath: string, json: string, options: SendFrameOptions): Promise<string> {
   const frame = encodeFrame(json);
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const reader = new FrameReader(options.maxAckBytes ?? DEFAULT_MAX_FRAME_BYTES);
     let connected = false;
     let done = false;
-    const socket = net.connect(socketPath);
-    const finish = (err: Error | null, body?: Buffer) => {
+    const finish = (err: Error | null, error?: string) => {
       if (done) return;
       done = true;
       if (deadline) deadline.done();
       else clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
-      else resolve(body!);
+      else resolve(error!);
     };
+    const socket = net.connect({
+      path: socketPath,
+      onread: {
+        buffer: ACK_READS,
+        callback: (n: number, buffer: Uint8Array): boolean => {
+          if (done) return false;
+          const state = reader.push((buffer as Buffer).subarray(0, n), true);
+          if (state.kind === 'frame') {
+            let error: string;
+            try {
+              error = ackError(socketPath, state.body);
+            } catch (err) {
+              finish(err as Error);
+              return false;
+            }
+            finish(null, error);
+            return false;
+          }
+          if (state.kind === 'too-large') {
+            finish(new CoordinatorError('ERR_FRAME_TOO_LARGE', `unix ${socketPath}: ack of ${state.length} bytes is too large`));
+            return false;
+          }
+          return true;
+        },
+      },
+    });
     const timedOut = () => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: no ack within ${options.timeoutMs} ms`, { details: { socket: socketPath } }));
     const deadline = options.deadlines?.track(timedOut);
     const timer = deadline ? undefined : setTimeout(timedOut, options.timeoutMs);
@@ -48,49 +95,8 @@ export function sendFrame(socketPath: string, json: string, options: SendFrameOp
       connected = true;
       socket.write(frame);
     });
-    socket.on('data', (chunk: Buffer) => {
-      const state = reader.push(chunk);
-      if (state.kind === 'frame') finish(null, state.body);
-      else if (state.kind === 'too-large') finish(new CoordinatorError('ERR_FRAME_TOO_LARGE', `unix ${socketPath}: ack of ${state.length} bytes is too large`));
-    });
     socket.on('end', () => finish(new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: EOF before ack`, { details: { socket: socketPath } })));
     // An ECONNRESET after the ack has been read is success (the peer closed with our extra bytes unread).
     socket.on('error', (err: NodeJS.ErrnoException) => finish(connected ? new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: ${err.message}`, { cause: err }) : dialError(socketPath, err)));
   });
-}
-
-const ACCEPTED_HEAD = Buffer.from('{"error":"","id":"');
-const ACCEPTED_TAIL = Buffer.from('","result":null,"streamURL":null}');
-
-/**
- * The ack every acomm peer writes for an accepted message, byte for byte
- * (`{"error":"","id":"<id>","result":null,"streamURL":null}` with an id free
- * of quotes, escapes and control characters): its error is '' with no decoding. Any other ack,
- * even one meaning the same, is decoded.
- */
-export function isPlainAcceptance(ack: Buffer): boolean {
-  const tailAt = ack.length - ACCEPTED_TAIL.length;
-  if (tailAt < ACCEPTED_HEAD.length) return false;
-  if (ack.compare(ACCEPTED_HEAD, 0, ACCEPTED_HEAD.length, 0, ACCEPTED_HEAD.length) !== 0) return false;
-  if (ack.compare(ACCEPTED_TAIL, 0, ACCEPTED_TAIL.length, tailAt, ack.length) !== 0) return false;
-  // The id: no quote, backslash or control character (those make another ack, or an unreadable one).
-  for (let i = ACCEPTED_HEAD.length; i < tailAt; i += 1) {
-    const byte = ack[i]!;
-    if (byte === 0x22 || byte === 0x5c || byte < 0x20) return false;
-  }
-  return true;
-}
-
-/**
- * Send one acomm message and return its ack's error text ('' = accepted).
- * Rejects when the peer cannot be reached or its ack cannot be read.
- */
-export async function sendMessage(socketPath: string, json: string, options: SendFrameOptions): Promise<string> {
-  const ack = await sendFrame(socketPath, json, options);
-  if (isPlainAcceptance(ack)) return '';
-  try {
-    return decodeResponse(ack, { firstValue: true }).error;
-  } catch (err) {
-    throw new CoordinatorError('ERR_PROVIDER_FAILED', `unix ${socketPath}: unreadable ack: ${(err as Error).message}`, { cause: err });
-  }
 }

@@ -11,6 +11,7 @@ import type { ByteBudget } from '../../core/budget.js';
 import { decodeResponse, encodeAck } from '../../core/codec.js';
 import type { Response } from '../../core/model.js';
 import { FrameReader, encodeFrame } from './framing.js';
+import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { DEFAULT_DIR_MODE, DEFAULT_SOCKET_MODE, prepareSocketPath, removeSocketFile } from './socket-files.js';
 
 export type BadFrameReason = 'eof' | 'unexpected-eof' | 'too-large' | 'timeout' | 'overloaded';
@@ -42,8 +43,25 @@ export class FrameServer {
   private nextSocket = 0;
   /** Frames being handled (a count, not a Set churned per frame: see core/in-flight.ts). */
   private readonly handling = new InFlight();
+  /** Every connection's read deadline, and its write deadline once acked, on one shared timer each (no timer made per connection). */
+  private readonly readDeadlines: DeadlineSignals;
+  private readonly writeDeadlines: DeadlineSignals;
+  /** The last ack written, framed: an ack that is always the same (a response socket's) is framed once. */
+  private lastAck = '';
+  private lastAckFrame = encodeFrame('');
 
-  constructor(private readonly options: FrameServerOptions) {}
+  constructor(private readonly options: FrameServerOptions) {
+    this.readDeadlines = new DeadlineSignals(options.readTimeoutMs);
+    this.writeDeadlines = new DeadlineSignals(options.writeTimeoutMs ?? 2000);
+  }
+
+  private framed(ack: string): Buffer {
+    if (ack !== this.lastAck) {
+      this.lastAckFrame = encodeFrame(ack);
+      this.lastAck = ack;
+    }
+    return this.lastAckFrame;
+  }
 
   get path(): string {
     return this.options.path;
@@ -89,22 +107,21 @@ export class FrameServer {
         socket.destroy();
         return;
       }
-      const cut = setTimeout(() => socket.destroy(), this.options.writeTimeoutMs ?? 2000);
-      cut.unref();
-      socket.end(encodeFrame(ack), () => {
-        clearTimeout(cut);
+      const cut = this.writeDeadlines.track(() => socket.destroy());
+      socket.end(this.framed(ack), () => {
+        cut.done();
         socket.destroy();
       });
     };
     const bad = (reason: BadFrameReason) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline.done();
       release();
       socket.removeAllListeners('data');
       finish(this.options.onBadFrame(reason, { declaredLength: reader.declaredLength, maxFrameBytes: this.options.maxFrameBytes }));
     };
-    const timer = setTimeout(() => bad('timeout'), this.options.readTimeoutMs);
+    const deadline = this.readDeadlines.track(() => bad('timeout'));
     socket.on('data', (chunk: Buffer) => {
       if (settled) return;
       if (budget) {
@@ -121,30 +138,33 @@ export class FrameServer {
         return;
       }
       settled = true;
-      clearTimeout(timer);
+      deadline.done();
       socket.pause();
-      const work = (async () => {
-        let ack: string | null;
-        try {
-          const pending = this.options.onFrame(state.body);
-          // The frame is decoded by now (synchronously); its bytes no longer count.
-          release();
-          ack = await pending;
-        } catch (err) {
-          release();
-          this.options.log.error({ err }, 'frame handler failed');
-          ack = null;
-        }
-        finish(ack);
-      })();
-      this.handling.track(work);
+      let pending: Promise<string | null> | string | null;
+      try {
+        pending = this.options.onFrame(state.body);
+      } catch (err) {
+        pending = null;
+        this.options.log.error({ err }, 'frame handler failed');
+      }
+      // The frame is decoded by now (synchronously); its bytes no longer count.
+      release();
+      // An ack known at once (a response socket's) is written at once: no promise per frame.
+      if (typeof pending === 'string' || pending === null) {
+        finish(pending);
+        return;
+      }
+      this.handling.track(pending.then(finish, (err: unknown) => {
+        this.options.log.error({ err }, 'frame handler failed');
+        finish(null);
+      }));
     });
     socket.on('end', () => {
       if (!settled) bad(reader.bytesBuffered < 4 || reader.declaredLength === 0 ? 'eof' : 'unexpected-eof');
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      clearTimeout(timer);
+      deadline.done();
       release();
       this.sockets.delete(socketId);
     });
@@ -159,9 +179,13 @@ export class FrameServer {
     await this.handling.idleWithin(graceMs);
     for (const socket of this.sockets.values()) socket.destroy();
     await closed;
+    this.readDeadlines.close();
+    this.writeDeadlines.close();
     await removeSocketFile(this.options.path);
   }
 }
+
+const EMPTY_ACK = encodeAck('', '');
 
 export type ResponseSocketOptions = Omit<FrameServerOptions, 'onFrame' | 'onBadFrame'> & {
   /** Called after the ack has been written (the sender never waits for our handling). */
@@ -186,7 +210,7 @@ export function createResponseSocket(options: ResponseSocketOptions): FrameServe
         return null;
       }
       setImmediate(() => onResponse(response));
-      return encodeAck('', '');
+      return EMPTY_ACK;
     },
     onBadFrame: (reason) => {
       options.log.warn({ reason, socket: options.path }, 'bad frame on a response socket');

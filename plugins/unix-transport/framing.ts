@@ -23,6 +23,8 @@ export type FrameState =
   | { kind: 'frame'; body: Buffer }
   | { kind: 'too-large'; length: number };
 
+const INCOMPLETE: FrameState = Object.freeze({ kind: 'incomplete' });
+
 /** Accumulates chunks until one whole frame is there. One frame per connection. */
 export class FrameReader {
   private chunks: Buffer[] = [];
@@ -40,21 +42,34 @@ export class FrameReader {
     return this.expected;
   }
 
-  push(chunk: Buffer): FrameState {
-    this.chunks.push(chunk);
+  /**
+   * Add a chunk. `borrowed`: the chunk's memory is reused once the caller
+   * returns (a read buffer of net's `onread`), so it is copied if it must be
+   * kept; a frame returned from it must then be used before the caller returns.
+   */
+  push(chunk: Buffer, borrowed = false): FrameState {
+    // The common case, a whole frame in the first chunk: no copy, no concatenation.
+    if (this.buffered === 0 && chunk.length >= HEADER_BYTES) {
+      const length = chunk.readUInt32BE(0);
+      if (length <= this.maxFrameBytes && chunk.length >= HEADER_BYTES + length) {
+        this.expected = length;
+        this.buffered = chunk.length;
+        // Bytes beyond the frame are ignored, as Go ignores a second frame on a connection.
+        return { kind: 'frame', body: chunk.subarray(HEADER_BYTES, HEADER_BYTES + length) };
+      }
+    }
+    this.chunks.push(borrowed ? Buffer.from(chunk) : chunk);
     this.buffered += chunk.length;
     if (this.expected < 0) {
-      if (this.buffered < HEADER_BYTES) return { kind: 'incomplete' };
-      const joined = Buffer.concat(this.chunks, this.buffered);
+      if (this.buffered < HEADER_BYTES) return INCOMPLETE;
+      const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       this.chunks = [joined];
       this.expected = joined.readUInt32BE(0);
       if (this.expected > this.maxFrameBytes) return { kind: 'too-large', length: this.expected };
     }
-    if (this.buffered < HEADER_BYTES + this.expected) return { kind: 'incomplete' };
+    if (this.buffered < HEADER_BYTES + this.expected) return INCOMPLETE;
     const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     this.chunks = [];
-    // Bytes beyond the frame are ignored, as Go ignores a second frame on a connection.
     return { kind: 'frame', body: joined.subarray(HEADER_BYTES, HEADER_BYTES + this.expected) };
   }
 }
-

@@ -15,6 +15,16 @@ describe('codec', () => {
     assert.equal(Buffer.byteLength(ack), 0x33);
   });
 
+  it('writes every ack as JSON.stringify would, whatever the id and error (the put-together acceptance included)', () => {
+    const serialised = (id: string, error: string) => JSON.stringify({ error, id, result: null, streamURL: null });
+    for (const id of ['r1', 'q"uote', 'back\\slash', 'tab\tx', '\ud800lone', 'pair\ud83d\ude00', 'ü€', '\u2028']) {
+      assert.equal(encodeAck(id, ''), serialised(id, ''), id);
+    }
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' })), fc.oneof(fc.constant(''), fc.string()), (id, error) => {
+      assert.equal(encodeAck(id, error), serialised(id, error));
+    }), { numRuns: 3000 });
+  });
+
   it('reads a HEAD Go request with URL objects', () => {
     const req = decodeRequest(JSON.stringify({ id: 'r1', task: 'CPUInfo', taskURL: null, responseHook: GO_HOOK, streamURL: null, args: { guest_id: 'g1' } }));
     assert.equal(req.id, 'r1');

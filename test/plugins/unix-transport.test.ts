@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { createProvider, decodeResponse, encodeAck, unixTransport, inProcessProvider, type RunningProvider } from '../../index.js';
-import { isPlainAcceptance } from '../../plugins/unix-transport/frame-client.js';
+import { isPlainAcceptance, isPlainAcceptanceText } from '../../core/plain-ack.js';
 import type { Coordinator } from '../../core/runtime.js';
 import { makeRuntime, delay } from '../support/runtime.js';
 import { tempSocketDir, staleSocket } from '../support/sockets.js';
@@ -25,8 +25,8 @@ describe('unix transport (real sockets)', () => {
     await runtime.start();
   }
 
-  async function peer(rel: string, reply?: (body: string) => string | null): Promise<RawPeer> {
-    const p = await rawPeer(path.join(dir, rel), reply);
+  async function peer(rel: string, reply?: (body: string) => string | null, options?: { ackByteGapMs?: number }): Promise<RawPeer> {
+    const p = await rawPeer(path.join(dir, rel), reply, options);
     peers.push(p);
     return p;
   }
@@ -203,6 +203,18 @@ describe('unix transport (real sockets)', () => {
       assert.deepEqual(frames, [ackText('b1', 'no providers available for task')]);
     });
 
+    it('reads a provider ack that arrives one byte at a time while other sends read theirs whole', async () => {
+      // Every send reads its ack into one shared buffer: a partial ack must be kept apart from the reads that follow.
+      await startCoordinator();
+      const hook = path.join(dir, 'response', 'c.sock');
+      await peer('Slow/50-slow.sock', (body) => ackText(JSON.parse(body).id), { ackByteGapMs: 2 });
+      await peer('Fast/50-fast.sock', (body) => ackText(JSON.parse(body).id));
+      const slow = rawSend(coordSock, goRequest('s1', 'Slow', hook));
+      const fast = Array.from({ length: 30 }, (_, i) => rawSend(coordSock, goRequest(`f${i}`, 'Fast', hook)));
+      assert.deepEqual(await Promise.all(fast), Array.from({ length: 30 }, (_, i) => ackText(`f${i}`, '')));
+      assert.equal(await slow, ackText('s1', ''));
+    });
+
     it('refuses an oversized length header without reading the body', async () => {
       await startCoordinator({ maxFrameBytes: 1024 * 1024 });
       const { frames } = await rawExchange(coordSock, [header(0x7fffffff), Buffer.from('{"id"')]);
@@ -374,7 +386,10 @@ describe('unix transport (real sockets)', () => {
 describe('acks read without decoding', () => {
   it('only the plain acceptance skips the decoder, and it always means accepted', () => {
     const plain = ['', 'r1', 'a-b_c.d 1', 'ü€'].map((id) => encodeAck(id, ''));
-    for (const ack of plain) assert.equal(isPlainAcceptance(Buffer.from(ack)), true, ack);
+    for (const ack of plain) {
+      assert.equal(isPlainAcceptance(Buffer.from(ack)), true, ack);
+      assert.equal(isPlainAcceptanceText(ack), true, ack);
+    }
     const others = [
       encodeAck('r1', 'no provider'),
       encodeAck('q"uote', ''),
@@ -387,9 +402,15 @@ describe('acks read without decoding', () => {
       '{"error": "","id":"r1","result":null,"streamURL":null}',
       '{"error":"","id":"',
     ];
-    for (const ack of others) assert.equal(isPlainAcceptance(Buffer.from(ack)), false, ack);
+    for (const ack of others) {
+      assert.equal(isPlainAcceptance(Buffer.from(ack)), false, ack);
+      assert.equal(isPlainAcceptanceText(ack), false, ack);
+    }
     fc.assert(fc.property(fc.string(), fc.string(), (id, error) => {
-      const ack = Buffer.from(encodeAck(id, error));
+      const text = encodeAck(id, error);
+      const ack = Buffer.from(text);
+      // The bytes and the text (an HTTP hook's answer, read as UTF-8) agree, and a plain acceptance always decodes as accepted.
+      assert.equal(isPlainAcceptanceText(ack.toString('utf8')), isPlainAcceptance(ack));
       if (isPlainAcceptance(ack)) assert.equal(decodeResponse(ack, { firstValue: true }).error, '');
       if (error !== '') assert.equal(isPlainAcceptance(ack), false);
     }), { numRuns: 2000 });

@@ -101,12 +101,21 @@ export interface RawPeer {
   close(): Promise<void>;
 }
 
+async function dribble(socket: net.Socket, bytes: Buffer, gapMs: number): Promise<void> {
+  for (let i = 0; i < bytes.length && !socket.destroyed; i += 1) {
+    socket.write(bytes.subarray(i, i + 1));
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  socket.end();
+}
+
 /**
  * A hand-written acomm receiver (a provider or a response hook): reads one
  * frame per connection, replies with `reply(body)` (an ack text, or null to
- * close without one).
+ * close without one). `ackByteGapMs`: the ack is written one byte at a
+ * time, this long apart (a peer whose ack arrives in many reads).
  */
-export async function rawPeer(socketPath: string, reply: (body: string) => string | null = () => ackText('')): Promise<RawPeer> {
+export async function rawPeer(socketPath: string, reply: (body: string) => string | null = () => ackText(''), options: { ackByteGapMs?: number } = {}): Promise<RawPeer> {
   mkdirSync(path.dirname(socketPath), { recursive: true });
   rmSync(socketPath, { force: true });
   const received: string[] = [];
@@ -121,7 +130,8 @@ export async function rawPeer(socketPath: string, reply: (body: string) => strin
       received.push(f.body);
       const answer = reply(f.body);
       if (answer === null) socket.destroy();
-      else socket.end(frame(answer));
+      else if (options.ackByteGapMs === undefined) socket.end(frame(answer));
+      else void dribble(socket, frame(answer), options.ackByteGapMs);
       const waiter = waiters.shift();
       if (waiter) { consumed += 1; waiter(f.body); }
     });
