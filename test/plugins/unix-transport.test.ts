@@ -106,6 +106,18 @@ describe('unix transport (real sockets)', () => {
       }
     });
 
+    it('a provider that closes without an ack is left at once (EOF, not the send timeout); the next one gets the request', async () => {
+      // A send timeout longer than the test's: only the end of the connection can move the request on.
+      await startCoordinator({ sendTimeoutMs: 600_000 }, { requestTimeoutMs: 600_000 });
+      const closer = await peer('Gone/10-closer.sock', () => null);
+      const next = await peer('Gone/20-ok.sock', (body) => ackText(JSON.parse(body).id));
+      const pending = runtime.inject({ task: 'Gone', id: 'g1' });
+      assert.equal(JSON.parse(await next.next()).id, 'g1');
+      assert.equal(closer.received.length, 1);
+      await rawSend(responseSock, `{"error":"","id":"g1","result":"ok","streamURL":null}`);
+      assert.equal((await pending).result, 'ok');
+    });
+
     it('gives a provider the response socket for non-unix hooks and relays its answer (in-process caller)', async () => {
       await startCoordinator();
       const provider = await peer('Echo/50-fake.sock', (body) => ackText(JSON.parse(body).id));
