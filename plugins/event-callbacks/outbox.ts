@@ -549,7 +549,8 @@ export class Outbox {
       this.announcedKeys.delete(row.streamKey);
     }
     // Only streams with no row left waiting: the rows still waiting stay on disk with higher numbers (nextSeqOf reads them), and the last to leave writes its stream's.
-    for (const [key, seq] of this.pendingSeqs) if (!this.schedule.has(key)) this.persistSeq(key, seq);
+    // A row this transaction adds waits too (the schedule learns of it at the commit): most streams of a busy group commit skip the write.
+    for (const [key, seq] of this.pendingSeqs) if (!this.schedule.has(key) && !this.addedStreams.has(key)) this.persistSeq(key, seq);
   }
 
   /** Delivered events removed in one transaction (the deliveries of one event-loop turn). */
