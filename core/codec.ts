@@ -203,18 +203,16 @@ export function encodeResponse(response: Response, options: EncodeOptions = {}):
   return JSON.stringify(out);
 }
 
+const VERBATIM = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
 /** Whether JSON.stringify writes the string as it is between quotes: no quote, backslash, control character or surrogate (which it escapes). */
-function needsNoEscape(text: string): boolean {
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
+export function writesVerbatim(text: string): boolean {
+  return VERBATIM.test(text);
 }
 
 /** The exact bytes of an ack: {"error":"<err>","id":"<id>","result":null,"streamURL":null}. */
 export function encodeAck(id: string, error = ''): string {
   // The acceptance of an id that needs no escaping (nearly every ack) is put together, not serialised: the same text.
-  if (error === '' && needsNoEscape(id)) return `{"error":"","id":"${id}","result":null,"streamURL":null}`;
+  if (error === '' && writesVerbatim(id)) return `{"error":"","id":"${id}","result":null,"streamURL":null}`;
   return JSON.stringify({ error, id, result: null, streamURL: null });
 }

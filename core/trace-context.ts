@@ -7,15 +7,6 @@ import type { TraceContext } from './context.js';
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const MAX_TRACESTATE = 512;
 
-/** Whether a header (its name lower-case) is among Node's rawHeaders (name, value, name, value…), in any case. */
-export function hasRawHeader(rawHeaders: readonly string[], lowerName: string): boolean {
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return true;
-  }
-  return false;
-}
-
 /** The trace context of incoming headers, or undefined when there is none or it is malformed. */
 export function traceContextOf(headers: Record<string, string | string[] | undefined>): TraceContext | undefined {
   const raw = headers.traceparent;

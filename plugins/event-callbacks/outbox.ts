@@ -25,6 +25,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CoordinatorError } from '../../core/errors.js';
+import { writesVerbatim } from '../../core/codec.js';
 import { openSqlite, type SqliteDatabase } from './sqlite.js';
 import { StreamSchedule } from './schedule.js';
 
@@ -133,12 +134,9 @@ const MAX_CACHED_STREAMS = 50_000;
 const CREATE_STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id)';
 const DROP_STREAM_INDEX = 'DROP INDEX IF EXISTS outbox_stream';
 
-/** Text JSON.stringify writes as it is (no quote, backslash, control character or lone surrogate to escape). */
-const JSON_PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-
 export function streamKeyOf(channel: string, streamId: string): string {
   // The common case built directly (once per event on the write path); the same text as JSON.stringify.
-  if (JSON_PLAIN.test(channel) && JSON_PLAIN.test(streamId)) return `["${channel}","${streamId}"]`;
+  if (writesVerbatim(channel) && writesVerbatim(streamId)) return `["${channel}","${streamId}"]`;
   return JSON.stringify([channel, streamId]);
 }
 

@@ -15,7 +15,8 @@ import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse
 import type { Request, Response } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
 import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
-import { hasRawHeader, traceContextOf } from '../../core/trace-context.js';
+import { traceContextOf } from '../../core/trace-context.js';
+import { hasRawHeader } from '../shared/headers.js';
 import { isPlainAcceptanceText } from '../../core/plain-ack.js';
 import type { TraceContext } from '../../core/context.js';
 import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/index.js';

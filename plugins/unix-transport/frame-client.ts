@@ -70,14 +70,12 @@ export function sendMessage(socketPath: string, json: string, options: SendFrame
           if (done) return false;
           const state = reader.push((buffer as Buffer).subarray(0, n), true);
           if (state.kind === 'frame') {
-            let error: string;
+            // An unreadable ack fails the send (finish ignores a second call).
             try {
-              error = ackError(socketPath, state.body);
+              finish(null, ackError(socketPath, state.body));
             } catch (err) {
               finish(err as Error);
-              return false;
             }
-            finish(null, error);
             return false;
           }
           if (state.kind === 'too-large') {
