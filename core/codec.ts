@@ -7,6 +7,7 @@ import { CoordinatorError } from './errors.js';
 import type { Request, Response } from './model.js';
 import { readWireUrl, writeWireUrl, type UrlWireForm } from './wire-url.js';
 import { DEFAULT_JSON_LIMITS, scanJson, type JsonLimits } from './json-scan.js';
+import { plainAcceptance } from './plain-ack.js';
 
 export interface EncodeOptions {
   /** 'object' (default) writes Go url.URL objects, the only form Go peers read. */
@@ -213,6 +214,6 @@ export function writesVerbatim(text: string): boolean {
 /** The exact bytes of an ack: {"error":"<err>","id":"<id>","result":null,"streamURL":null}. */
 export function encodeAck(id: string, error = ''): string {
   // The acceptance of an id that needs no escaping (nearly every ack) is put together, not serialised: the same text.
-  if (error === '' && writesVerbatim(id)) return `{"error":"","id":"${id}","result":null,"streamURL":null}`;
+  if (error === '' && writesVerbatim(id)) return plainAcceptance(id);
   return JSON.stringify({ error, id, result: null, streamURL: null });
 }

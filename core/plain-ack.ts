@@ -9,6 +9,11 @@ const TAIL = '","result":null,"streamURL":null}';
 const HEAD_BYTES = Buffer.from(HEAD);
 const TAIL_BYTES = Buffer.from(TAIL);
 
+/** The plain acceptance of `id`, put together (the caller knows the id needs no escaping: codec.ts encodeAck). */
+export function plainAcceptance(id: string): string {
+  return HEAD + id + TAIL;
+}
+
 /** Whether the id's code unit (or byte) makes the ack another one: a quote, a backslash or a control character. */
 function spoilsId(code: number): boolean {
   return code === 0x22 || code === 0x5c || code < 0x20;
