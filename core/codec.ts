@@ -5,7 +5,7 @@
 
 import { CoordinatorError } from './errors.js';
 import type { Request, Response } from './model.js';
-import { readWireUrl, writeWireUrl, type UrlWireForm } from './wire-url.js';
+import { readWireUrl, wireUrlJson, writeWireUrl, type UrlWireForm } from './wire-url.js';
 import { DEFAULT_JSON_LIMITS, scanJson, type JsonLimits } from './json-scan.js';
 import { plainAcceptance } from './plain-ack.js';
 
@@ -176,9 +176,23 @@ export function decodeResponse(input: string | Buffer | JsonObject, options: Dec
   }
 }
 
+/**
+ * The JSON text of a value inside an object, as JSON.stringify writes it
+ * there; undefined when it would leave the member out (a function, a symbol:
+ * only in-process callers can pass such values).
+ */
+function memberJson(value: unknown): string | undefined {
+  return JSON.stringify(value === undefined ? null : value);
+}
+
 /** Encode a request in HEAD Go's key order: id, task, taskURL, responseHook, streamURL, args. */
 export function encodeRequest(request: Request, options: EncodeOptions = {}): string {
   const form = options.urlForm ?? 'object';
+  // Put together from its members' texts: the URLs' are made once per URL (the same bytes as JSON.stringify of the whole).
+  const args = memberJson(request.args);
+  if (args !== undefined && !options.legacyStreamKey && typeof request.id === 'string' && typeof request.task === 'string') {
+    return `{"id":${JSON.stringify(request.id)},"task":${JSON.stringify(request.task)},"taskURL":${wireUrlJson(request.taskURL, form)},"responseHook":${wireUrlJson(request.responseHook, form)},"streamURL":${wireUrlJson(request.streamURL, form)},"args":${args}}`;
+  }
   const out: JsonObject = {
     id: request.id,
     task: request.task,
@@ -194,6 +208,10 @@ export function encodeRequest(request: Request, options: EncodeOptions = {}): st
 /** Encode a response in HEAD Go's key order: error, id, result, streamURL. */
 export function encodeResponse(response: Response, options: EncodeOptions = {}): string {
   const form = options.urlForm ?? 'object';
+  const result = memberJson(response.result);
+  if (result !== undefined && !options.legacyStreamKey && typeof response.error === 'string' && typeof response.id === 'string') {
+    return `{"error":${JSON.stringify(response.error)},"id":${JSON.stringify(response.id)},"result":${result},"streamURL":${wireUrlJson(response.streamURL, form)}}`;
+  }
   const out: JsonObject = {
     error: response.error,
     id: response.id,

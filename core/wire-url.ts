@@ -21,11 +21,12 @@ export interface GoURLObject {
 
 export type UrlWireForm = 'object' | 'string';
 
+const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
 /** Parse a URL string by Go's request-URI rules: absolute URL or absolute path. */
 export function parseWireUrlString(text: string): URL {
   if (text === '') throw new CoordinatorError('ERR_BAD_URL', 'empty url');
-  const schemeMatch = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text);
-  if (!schemeMatch) throw new CoordinatorError('ERR_BAD_URL', 'invalid URI for request', { details: { url: text } });
+  if (!SCHEME.test(text)) throw new CoordinatorError('ERR_BAD_URL', 'invalid URI for request', { details: { url: text } });
   try {
     return new URL(withHostPlaceholder(text));
   } catch (cause) {
@@ -52,6 +53,14 @@ function stringField(obj: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** Characters encodeURIComponent leaves as they are, and the path's slashes. */
+const PLAIN_PATH = /^[A-Za-z0-9\-_.!~*'()/]*$/;
+
+/** Each segment of a path percent-encoded (a path that needs none, nearly every one, is returned as it is). */
+function escapePath(path: string): string {
+  return PLAIN_PATH.test(path) ? path : path.split('/').map(encodeURIComponent).join('/');
+}
+
 /** Build a URL from a Go url.URL object (any subset of keys, any case). */
 export function urlFromGoObject(obj: Record<string, unknown>): URL {
   const scheme = stringField(obj, 'Scheme');
@@ -63,7 +72,7 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
   const opaque = stringField(obj, 'Opaque');
   const forceQuery = pickKey(obj, 'ForceQuery') === true;
   if (!scheme) throw new CoordinatorError('ERR_BAD_URL', 'url object without a scheme');
-  const escapedPath = rawPath || path.split('/').map(encodeURIComponent).join('/');
+  const escapedPath = rawPath || escapePath(path);
   let text = opaque ? `${scheme}:${opaque}` : withHostPlaceholder(`${scheme}://${host}${escapedPath}`);
   if (rawQuery || forceQuery) text += `?${rawQuery}`;
   if (fragment) text += `#${encodeURIComponent(fragment)}`;
@@ -74,6 +83,9 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
   }
 }
 
+/** What may follow an empty host: a port, a path, a query, a fragment. */
+const HOST_FOLLOWERS = new Set([0x3a, 0x2f, 0x3f, 0x23]);
+
 /**
  * Go clients name "my own host" with an empty host (`http://:4080/response`,
  * as coordinator-cli does); WHATWG URLs cannot hold an empty http host, so it
@@ -81,11 +93,18 @@ export function urlFromGoObject(obj: Record<string, unknown>): URL {
  * exactly like an empty host.
  */
 function withHostPlaceholder(text: string): string {
+  // Only http://X or https://X with X one of : / ? # or nothing can match: anything else is returned without running the pattern.
+  const colon = text.charCodeAt(4) === 0x3a ? 4 : text.charCodeAt(5) === 0x3a ? 5 : -1;
+  if (colon < 0) return text;
+  const next = colon + 3;
+  if (next < text.length && !HOST_FOLLOWERS.has(text.charCodeAt(next))) return text;
   return text.replace(/^(https?):\/\/(?=[:/?#]|$)/i, '$1://localhost');
 }
 
 /** decodeURIComponent that reports bad percent-encoding as ERR_BAD_URL instead of a JavaScript URIError. */
 export function decodeUrlPart(text: string): string {
+  // Without a percent sign there is nothing to decode and nothing that can fail.
+  if (!text.includes('%')) return text;
   try {
     return decodeURIComponent(text);
   } catch (cause) {
@@ -126,7 +145,7 @@ function hostOf(url: URL): string {
 /** Write a URL in Go's url.URL object form, the only form Go peers read. */
 export function toGoObject(url: URL): GoURLObject {
   const path = decodeUrlPart(url.pathname);
-  const canonical = path.split('/').map(encodeURIComponent).join('/');
+  const canonical = escapePath(path);
   return {
     Scheme: url.protocol.slice(0, -1),
     Opaque: '',
@@ -144,23 +163,36 @@ export function toGoObject(url: URL): GoURLObject {
 
 // The Go form of a URL sent again and again (the unix transport's response
 // hook is one URL object for every forwarded request), made once per URL
-// object and href (a URL changed since is made again).
-const goForms = new WeakMap<URL, { href: string; object: Readonly<GoURLObject> }>();
+// object and href (a URL changed since is made again), with its JSON text.
+interface GoForm { href: string; object: Readonly<GoURLObject>; json?: string }
+const goForms = new WeakMap<URL, GoForm>();
+
+function goForm(url: URL, href: string): GoForm {
+  const cached = goForms.get(url);
+  if (cached !== undefined && cached.href === href) return cached;
+  const made: GoForm = { href, object: Object.freeze(toGoObject(url)) };
+  goForms.set(url, made);
+  return made;
+}
 
 export function writeWireUrl(url: URL | null, form: UrlWireForm): Readonly<GoURLObject> | string | null {
   if (url === null) return null;
   const href = url.href;
-  if (form !== 'object') return href;
-  const cached = goForms.get(url);
-  if (cached !== undefined && cached.href === href) return cached.object;
-  const object = Object.freeze(toGoObject(url));
-  goForms.set(url, { href, object });
-  return object;
+  return form === 'object' ? goForm(url, href).object : href;
+}
+
+/** The JSON text of writeWireUrl's value (what JSON.stringify writes for it), the Go form's made once per URL. */
+export function wireUrlJson(url: URL | null, form: UrlWireForm): string {
+  if (url === null) return 'null';
+  const href = url.href;
+  if (form !== 'object') return JSON.stringify(href);
+  const made = goForm(url, href);
+  return (made.json ??= JSON.stringify(made.object));
 }
 
 /** Build a unix: URL for a socket path. */
 export function unixUrl(socketPath: string): URL {
-  return new URL(`unix://${socketPath.split('/').map(encodeURIComponent).join('/')}`);
+  return new URL(`unix://${escapePath(socketPath)}`);
 }
 
 /** The URL scheme without the colon: 'unix', 'http', 'https', 'inproc'. */

@@ -18,9 +18,12 @@ export function isLocalHostname(hostname: string): boolean {
 
 export function replaceLocalhost(url: URL | null, remoteAddress: string | undefined): URL | null {
   if (!url || !remoteAddress || url.protocol === 'unix:') return url;
-  if (!isLocalHostname(url.hostname)) return url;
+  const hostname = url.hostname;
+  // Already the caller's own IPv4 address (a local caller naming 127.0.0.1): nothing to replace, no pattern run.
+  if (hostname === remoteAddress && !remoteAddress.includes(':')) return url;
+  if (!isLocalHostname(hostname)) return url;
   const host = peerHost(remoteAddress);
-  if (url.hostname === host) return url; // already the caller's address (a local caller naming 127.0.0.1)
+  if (hostname === host) return url; // already the caller's address (a local caller naming 127.0.0.1)
   const rewritten = new URL(url.href);
   rewritten.hostname = host;
   return rewritten;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse, CoordinatorError } from '../../index.js';
-import { writeWireUrl } from '../../core/wire-url.js';
+import { readWireUrl, toGoObject, unixUrl, writeWireUrl } from '../../core/wire-url.js';
 import fc from 'fast-check';
+import type { Request, Response } from '../../core/model.js';
 
 const GO_HOOK = {
   Scheme: 'unix', Opaque: '', User: null, Host: '', Path: '/tmp/cerana/response/coord1.sock', RawPath: '',
@@ -170,5 +171,67 @@ describe('codec', () => {
       const expected = rule(obj, responseAliases);
       assert.deepEqual(decodeResponse(obj), decodeResponse({ id: '', ...expected }));
     }), { numRuns: 2000 });
+  });
+
+  it('puts requests and responses together with the bytes JSON.stringify writes for them, whatever the members: property test', () => {
+    const urls = fc.oneof(fc.constant(null), fc.constantFrom('unix:///tmp/a%20b/c.sock', 'http://127.0.0.1:4080/r?x=1#f', 'https://h.example/p%C3%BC', 'unix://asdf').map((u) => new URL(u)));
+    const values = fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.string({ unit: 'binary' }), fc.constant(() => 1), fc.constant(new Date(0)));
+    const options = fc.record({ urlForm: fc.constantFrom('object' as const, 'string' as const), legacyStreamKey: fc.boolean() });
+    // The object each was serialised from before (writeWireUrl's value for each URL).
+    const requestObject = (r: Request, o: { urlForm: 'object' | 'string'; legacyStreamKey: boolean }) => {
+      const out: Record<string, unknown> = { id: r.id, task: r.task, taskURL: writeWireUrl(r.taskURL, o.urlForm), responseHook: writeWireUrl(r.responseHook, o.urlForm), streamURL: writeWireUrl(r.streamURL, o.urlForm) };
+      if (o.legacyStreamKey) out.stream_url = out.streamURL;
+      out.args = r.args === undefined ? null : r.args;
+      return JSON.stringify(out);
+    };
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string(), urls, urls, urls, values, options, (id, task, taskURL, responseHook, streamURL, args, o) => {
+      const request = { id, task, taskURL, responseHook, streamURL, args } as Request;
+      assert.equal(encodeRequest(request, o), requestObject(request, o));
+    }), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string(), urls, values, options, (id, error, streamURL, result, o) => {
+      const response = { id, error, streamURL, result } as Response;
+      const out: Record<string, unknown> = { error, id, result: result === undefined ? null : result, streamURL: writeWireUrl(streamURL, o.urlForm) };
+      if (o.legacyStreamKey) out.stream_url = out.streamURL;
+      assert.equal(encodeResponse(response, o), JSON.stringify(out));
+    }), { numRuns: 2000 });
+  });
+
+  it('reads URL strings and writes Go paths as before the fast paths (host placeholder, percent-decoding, path escaping): property test', () => {
+    // The rules as they were written before: a pattern for the empty host, decodeURIComponent always, every segment encoded.
+    const placeholder = (text: string) => text.replace(/^(https?):\/\/(?=[:/?#]|$)/i, '$1://localhost');
+    const reference = (text: string): string => {
+      if (!/^([a-zA-Z][a-zA-Z0-9+.-]*):/.test(text)) return 'ERR_BAD_URL';
+      let url: URL;
+      try {
+        url = new URL(placeholder(text));
+        decodeURIComponent(url.pathname);
+        if (url.hash) decodeURIComponent(url.hash.slice(1));
+      } catch {
+        return 'ERR_BAD_URL';
+      }
+      return url.href;
+    };
+    const read = (text: string): string => {
+      try {
+        return readWireUrl(text, 'hook')!.href;
+      } catch (err) {
+        return (err as CoordinatorError).code;
+      }
+    };
+    const piece = fc.constantFrom('http', 'HTTPS', 'https', 'hTtp', 'unix', 'ftp', 'h', 'httpx', ':', '://', '//', '/', ':8080', '?', '#', 'localhost', '127.0.0.1', '%', '%2F', '%zz', '%C3%BC', '%E0%A4%A', 'a b', 'ü', '@');
+    const texts = fc.oneof(fc.array(piece, { maxLength: 7 }).map((p) => p.join('')), fc.string({ unit: 'binary', maxLength: 20 }));
+    fc.assert(fc.property(texts, (text) => {
+      if (text === '') return;
+      assert.equal(read(text), reference(text), text);
+    }), { numRuns: 5000 });
+    const segments = fc.array(fc.oneof(fc.constantFrom('a', 'tmp', 'x.sock', '', ' ', '%', "it's", '(1)', '~', '*', '!', 'ü', '?', '#', ';', '+', '$'), fc.string({ maxLength: 4 })), { maxLength: 5 });
+    fc.assert(fc.property(segments, (parts) => {
+      const socketPath = `/${parts.join('/')}`;
+      const url = unixUrl(socketPath);
+      assert.equal(url.href, new URL(`unix://${socketPath.split('/').map(encodeURIComponent).join('/')}`).href);
+      const go = toGoObject(url);
+      const canonical = go.Path.split('/').map(encodeURIComponent).join('/');
+      assert.equal(go.RawPath, canonical === url.pathname ? '' : url.pathname);
+    }), { numRuns: 3000 });
   });
 });
