@@ -57,13 +57,13 @@ export type RuntimeState = 'created' | 'starting' | 'started' | 'stopping' | 'st
 export interface DispatchOptions {
   /** Door the request came in by (for logs and plugins). Default 'inproc'. */
   origin?: string;
-  remoteAddress?: string;
+  remoteAddress?: string | undefined;
   /** Overrides the configured request timeout for this request, ms. */
   timeoutMs?: number;
   /** Initial attributes for plugins (e.g. what an ingress learnt about the caller). */
   attributes?: Record<string, unknown>;
   /** The caller's W3C trace context (traceparent, tracestate), when it sent one. */
-  traceContext?: TraceContext;
+  traceContext?: TraceContext | undefined;
 }
 
 export interface CallOptions extends DispatchOptions {

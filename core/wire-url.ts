@@ -94,6 +94,7 @@ const HOST_FOLLOWERS = new Set([0x3a, 0x2f, 0x3f, 0x23]);
  */
 function withHostPlaceholder(text: string): string {
   // Only http://X or https://X with X one of : / ? # or nothing can match: anything else is returned without running the pattern.
+  if ((text.charCodeAt(0) | 0x20) !== 0x68 || (text.charCodeAt(3) | 0x20) !== 0x70) return text;
   const colon = text.charCodeAt(4) === 0x3a ? 4 : text.charCodeAt(5) === 0x3a ? 5 : -1;
   if (colon < 0) return text;
   const next = colon + 3;

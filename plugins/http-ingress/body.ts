@@ -11,19 +11,25 @@ export function readBody(stream: Readable, limit: number, budget?: ByteBudget): 
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const cleanup = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
+    let settled = false;
+    // Settles once: frees the reserved bytes. The listeners of a stream that
+    // ended stay on it (it emits nothing after 'end' but 'close', ignored now;
+    // a request's stream is its own): only a refused one has them removed.
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
       if (budget && size > 0) budget.release(size);
+      return true;
     };
     const refuse = (err: CoordinatorError) => {
-      cleanup();
+      if (!settle()) return;
+      stream.off('data', onData);
+      stream.off('end', onEnd);
       stream.pause();
       reject(err);
     };
     const onData = (chunk: Buffer) => {
+      if (settled) return;
       if (size + chunk.length > limit) {
         refuse(new CoordinatorError('ERR_FRAME_TOO_LARGE', `body larger than ${limit} bytes`));
         return;
@@ -36,18 +42,15 @@ export function readBody(stream: Readable, limit: number, budget?: ByteBudget): 
       chunks.push(chunk);
     };
     const onEnd = () => {
-      const body = Buffer.concat(chunks, size);
-      cleanup();
-      resolve(body);
+      const body = size === chunks[0]?.length ? chunks[0] : Buffer.concat(chunks, size);
+      if (settle()) resolve(body);
     };
     const onError = (err: Error) => {
-      cleanup();
-      reject(err);
+      if (settle()) reject(err);
     };
     // A peer that goes away mid-body: nothing to answer, but the bytes are freed.
     const onClose = () => {
-      cleanup();
-      reject(new CoordinatorError('ERR_BAD_REQUEST', 'connection closed before the body ended'));
+      if (settle()) reject(new CoordinatorError('ERR_BAD_REQUEST', 'connection closed before the body ended'));
     };
     stream.on('data', onData);
     stream.on('end', onEnd);

@@ -185,7 +185,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       try {
         // req.headers is built on first use: a request without a traceparent never builds it.
         const traceContext = hasRawHeader(req.rawHeaders, 'traceparent') ? traceContextOf(req.headers) : undefined;
-        await runtime.dispatch(request, { origin: 'http', ...(peer ? { remoteAddress: peer } : {}), ...(traceContext ? { traceContext } : {}) });
+        await runtime.dispatch(request, { origin: 'http', remoteAddress: peer, traceContext });
         reply(res, 200, request.id, '');
       } catch (err) {
         const e = ackError(err);
@@ -206,20 +206,22 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
     }
 
+    /** A URL an HTTP caller may not name: a local socket, or a scheme no door serves. */
+    function refuseFromHttp(field: string, url: URL | null, requestId: string): void {
+      if (!url) return;
+      const scheme = schemeOf(url);
+      if (scheme === 'unix') throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `${field}: unix URLs are not accepted from HTTP callers`, { requestId });
+      if (scheme !== 'http' && scheme !== 'https') throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId, wire: 'unknown url scheme' });
+    }
+
     api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: -100 }, (request, ctx) => {
       const hook = request.responseHook;
       if (hook && hookOrigins && ['http', 'https'].includes(schemeOf(hook)) && !hookAllowed(hook, ctx.remoteAddress, ctx.origin)) {
         throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `responseHook: ${hook.origin} is not an allowed response hook (http-ingress responseHooks)`, { requestId: request.id });
       }
       if (ctx.origin !== 'http') return request;
-      for (const [field, url] of [['responseHook', request.responseHook], ['streamURL', request.streamURL]] as const) {
-        if (url && schemeOf(url) === 'unix') {
-          throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `${field}: unix URLs are not accepted from HTTP callers`, { requestId: request.id });
-        }
-        if (url && !['http', 'https'].includes(schemeOf(url))) {
-          throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId: request.id, wire: 'unknown url scheme' });
-        }
-      }
+      refuseFromHttp('responseHook', request.responseHook, request.id);
+      refuseFromHttp('streamURL', request.streamURL, request.id);
       // A unix federation peer is for local callers: from HTTP it would hand a network caller a local socket.
       if (request.taskURL && schemeOf(request.taskURL) === 'unix') {
         throw new CoordinatorError('ERR_URL_NOT_ALLOWED', 'taskURL: unix URLs are not accepted from HTTP callers', { requestId: request.id });

@@ -162,7 +162,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
         async send(request, context) {
           const hookIsUnix = schemeOf(request.responseHook!) === 'unix';
           // A provider never talks to the outside: non-unix hooks are replaced by our response socket.
-          const forwarded: Request = hookIsUnix ? { ...request, taskURL: null } : { ...request, taskURL: null, responseHook: responseHookUrl };
+          const forwarded: Request = { id: request.id, task: request.task, taskURL: null, responseHook: hookIsUnix ? request.responseHook : responseHookUrl, streamURL: request.streamURL, args: request.args };
           const json = encodeRequest(forwarded, encodeOptions);
           const attempts: Array<{ socket: string; error: string; errno?: string }> = [];
           for (const socket of sockets) {
@@ -173,7 +173,7 @@ export const unixTransport = definePlugin<UnixTransportOptions>({
             try {
               error = await sendMessage(socket.path, json);
               if (error === '') {
-                context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
+                if (log.isLevelEnabled('debug')) context.log.debug({ provider: socket.path, attempts: attempts.length }, 'request accepted by provider');
                 stats.accepted(socket.path, attempts.length > 0);
                 if (attempts.length > 0) runtime.telemetry.emit('provider:failover', { task, provider: socket.path });
                 // Its answer comes back through us: notice if it dies first.
