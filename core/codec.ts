@@ -62,14 +62,32 @@ function lowerAliases<K extends string>(aliases: Record<K, readonly string[]>): 
  * alias exactly: a field can be found under another case only through such a
  * key (no two fields share an alias in any case).
  */
+/** Each field with its spellings, as arrays (walked per message without making a key list). */
+type FieldList<K extends string> = ReadonlyArray<readonly [K, readonly string[]]>;
+const fieldLists = new WeakMap<object, FieldList<string>>();
+
+function fieldList<K extends string>(aliases: Record<K, readonly string[]>): FieldList<K> {
+  let list = fieldLists.get(aliases) as FieldList<K> | undefined;
+  if (!list) {
+    list = (Object.keys(aliases) as K[]).map((field) => [field, aliases[field]] as const);
+    fieldLists.set(aliases, list);
+  }
+  return list;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
 function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonly string[]>): Record<K, unknown> {
   const out = {} as Record<K, unknown>;
   let missing = false;
   let exact = 0;
-  for (const field of Object.keys(aliases) as K[]) {
+  const fields = fieldList(aliases);
+  for (let f = 0; f < fields.length; f += 1) {
+    const [field, spellings] = fields[f]!;
     let found = false;
-    for (const alias of aliases[field]) {
-      if (Object.prototype.hasOwnProperty.call(obj, alias)) {
+    for (let a = 0; a < spellings.length; a += 1) {
+      const alias = spellings[a]!;
+      if (hasOwn.call(obj, alias)) {
         out[field] = obj[alias];
         found = true;
         exact += 1;

@@ -33,6 +33,8 @@ async function listeningSockets(): Promise<Map<string, string> | undefined> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = listening.
+    // Most lines are connections (the listing holds every socket on the machine): passed over before any split.
+    if (!line.includes(' 00010000 ')) continue;
     const fields = line.trim().split(/\s+/);
     if (fields.length < 8 || fields[3] !== '00010000') continue;
     out.set(fields.slice(7).join(' '), fields[6]!);
