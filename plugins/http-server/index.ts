@@ -167,19 +167,27 @@ export const httpServer = definePlugin<HttpServerOptions>({
       return fallbackRoute?.handler;
     }
 
+    const handlerFailed = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown) => {
+      log.error({ err, url: req.url, method: req.method }, 'HTTP handler failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal error.');
+      else res.destroy();
+    };
+
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const handler = find(req);
       if (!handler) {
         notFound(res);
         return;
       }
-      Promise.resolve()
-        .then(() => handler(req, res))
-        .catch((err: unknown) => {
-          log.error({ err, url: req.url, method: req.method }, 'HTTP handler failed');
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal error.');
-          else res.destroy();
-        });
+      // Called at once (no promise hop per request); a throw or a rejection is answered 500.
+      let result: void | Promise<void>;
+      try {
+        result = handler(req, res);
+      } catch (err) {
+        handlerFailed(req, res, err);
+        return;
+      }
+      if (result && typeof result.then === 'function') result.then(undefined, (err: unknown) => handlerFailed(req, res, err));
     };
 
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
