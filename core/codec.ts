@@ -25,35 +25,37 @@ export interface DecodeOptions {
   limits?: JsonLimits;
 }
 
-const REQUEST_ALIASES = {
+/** A message's fields with their spellings (walked per message), and every spelling lower-cased with its field and rank (for keys in other cases). */
+interface AliasTable<K extends string> {
+  fields: ReadonlyArray<readonly [K, readonly string[]]>;
+  lower: Map<string, { field: K; rank: number }>;
+}
+
+/** Built once per message kind, when the module loads. */
+function aliasTable<K extends string>(aliases: Record<K, readonly string[]>): AliasTable<K> {
+  const fields = (Object.keys(aliases) as K[]).map((field) => [field, aliases[field]] as const);
+  const lower = new Map<string, { field: K; rank: number }>();
+  for (const [field, spellings] of fields) spellings.forEach((alias, rank) => lower.set(alias.toLowerCase(), { field, rank }));
+  return { fields, lower };
+}
+
+const REQUEST_FIELDS = aliasTable({
   id: ['id'],
   task: ['task'],
   taskURL: ['taskURL', 'task_url'],
   responseHook: ['responseHook', 'response_hook'],
   streamURL: ['streamURL', 'stream_url'],
   args: ['args'],
-} as const satisfies Record<string, readonly string[]>;
+});
 
-const RESPONSE_ALIASES = {
+const RESPONSE_FIELDS = aliasTable({
   id: ['id'],
   result: ['result'],
   streamURL: ['streamURL', 'stream_url'],
   error: ['error'],
-} as const satisfies Record<string, readonly string[]>;
+});
 
-/** Every alias of every field, lower-cased, with its field and rank (built once per table). */
-type LowerAliases<K extends string> = Map<string, { field: K; rank: number }>;
-const lowerTables = new WeakMap<object, LowerAliases<string>>();
-
-function lowerAliases<K extends string>(aliases: Record<K, readonly string[]>): LowerAliases<K> {
-  let table = lowerTables.get(aliases) as LowerAliases<K> | undefined;
-  if (!table) {
-    table = new Map();
-    for (const field of Object.keys(aliases) as K[]) aliases[field].forEach((alias, rank) => table!.set(alias.toLowerCase(), { field, rank }));
-    lowerTables.set(aliases, table);
-  }
-  return table;
-}
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Read the fields: exact key first, then any case, then the other spellings
@@ -62,26 +64,11 @@ function lowerAliases<K extends string>(aliases: Record<K, readonly string[]>): 
  * alias exactly: a field can be found under another case only through such a
  * key (no two fields share an alias in any case).
  */
-/** Each field with its spellings, as arrays (walked per message without making a key list). */
-type FieldList<K extends string> = ReadonlyArray<readonly [K, readonly string[]]>;
-const fieldLists = new WeakMap<object, FieldList<string>>();
-
-function fieldList<K extends string>(aliases: Record<K, readonly string[]>): FieldList<K> {
-  let list = fieldLists.get(aliases) as FieldList<K> | undefined;
-  if (!list) {
-    list = (Object.keys(aliases) as K[]).map((field) => [field, aliases[field]] as const);
-    fieldLists.set(aliases, list);
-  }
-  return list;
-}
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonly string[]>): Record<K, unknown> {
+function lookupAll<K extends string>(obj: JsonObject, table: AliasTable<K>): Record<K, unknown> {
   const out = {} as Record<K, unknown>;
   let missing = false;
   let exact = 0;
-  const fields = fieldList(aliases);
+  const { fields } = table;
   for (let f = 0; f < fields.length; f += 1) {
     const [field, spellings] = fields[f]!;
     let found = false;
@@ -100,12 +87,11 @@ function lookupAll<K extends string>(obj: JsonObject, aliases: Record<K, readonl
   // The keys are listed once (a large object is not enumerated twice): when each is an exact match, nothing is left to find.
   const keys = Object.keys(obj);
   if (keys.length === exact) return out;
-  const wanted = lowerAliases(aliases);
   const best = new Map<K, number>();
   for (const key of keys) {
-    const hit = wanted.get(key.toLowerCase());
+    const hit = table.lower.get(key.toLowerCase());
     // A field found by an exact key keeps it (out holds it, and best does not).
-    if (!hit || (Object.prototype.hasOwnProperty.call(out, hit.field) && !best.has(hit.field))) continue;
+    if (!hit || (hasOwn.call(out, hit.field) && !best.has(hit.field))) continue;
     const rank = best.get(hit.field);
     if (rank === undefined || hit.rank < rank) {
       best.set(hit.field, hit.rank);
@@ -158,7 +144,7 @@ function asUrl(value: unknown, field: string): URL | null {
  */
 export function decodeRequest(input: string | Buffer | JsonObject, options: DecodeOptions = {}): Request {
   const obj = parseJson(input, 'request', options);
-  const fields = lookupAll(obj, REQUEST_ALIASES);
+  const fields = lookupAll(obj, REQUEST_FIELDS);
   let id = '';
   try {
     id = asString(fields.id, 'id');
@@ -179,7 +165,7 @@ export function decodeRequest(input: string | Buffer | JsonObject, options: Deco
 /** Decode a response. `error` null or absent means success; any other non-string fails. */
 export function decodeResponse(input: string | Buffer | JsonObject, options: DecodeOptions = {}): Response {
   const obj = parseJson(input, 'response', options);
-  const fields = lookupAll(obj, RESPONSE_ALIASES);
+  const fields = lookupAll(obj, RESPONSE_FIELDS);
   const id = asString(fields.id, 'id');
   try {
     return {
