@@ -60,8 +60,12 @@ export interface ResultRow {
 /** Options of compare(): the ratio to reach and absolute goals of the subject. */
 export interface CompareOptions {
   target?: number;
-  /** Run each side once, unmeasured, before the rounds (the JIT warms both alike). */
-  warmup?: boolean;
+  /**
+   * Run each side unmeasured before the rounds (the JIT warms both alike):
+   * once (`true`) or this many times (a side whose code runs in an isolate of
+   * its own, a worker thread, compiles it all again and needs longer).
+   */
+  warmup?: boolean | number;
   goal?: (subject: Measurement) => { text: string; met: boolean };
 }
 
@@ -83,7 +87,7 @@ export async function compare(
   const target = options.target;
   const baselines: Measurement[] = [];
   const subjects: Measurement[] = [];
-  if (options.warmup) {
+  for (let i = 0; i < Number(options.warmup ?? 0); i += 1) {
     await baseline();
     await subject();
   }
