@@ -88,7 +88,7 @@ export async function run(): Promise<void> {
     await compare(`${EVENTS} stream events to the application, the outbox on the event loop (deliveryThread: false)`,
       () => directPosts(app.url, agent),
       () => throughCallbacks('through the outbox on the event loop', app.url, [], EVENTS, false),
-      5, { warmup: true });
+      5, { warmup: 1 });
     // Events per second of the event loop's busy time: the higher, the less each event costs the event loop.
     const perLoopSecond = async (name: string, deliveryThread: boolean) => {
       const r = await throughCallbacks(name, app.url, [], EVENTS, deliveryThread);

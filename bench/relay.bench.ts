@@ -37,7 +37,7 @@ export async function run(): Promise<void> {
     await compare('HTTP -> unix provider -> response socket -> HTTP hook, 16 in flight',
       () => measure('minimal relay (same I/O, nothing else)', roundTrip(relayPool, 'r'), 3000, 16),
       () => measure('coordinator', roundTrip(coordPool, 'c'), 3000, 16),
-      5, { target: 1.0, warmup: true });
+      5, { target: 1.0, warmup: 1 });
   } finally {
     await coordPool.close();
     await relayPool.close();

@@ -61,11 +61,11 @@ export interface ResultRow {
 export interface CompareOptions {
   target?: number;
   /**
-   * Run each side unmeasured before the rounds (the JIT warms both alike):
-   * once (`true`) or this many times (a side whose code runs in an isolate of
-   * its own, a worker thread, compiles it all again and needs longer).
+   * Run each side this many times, unmeasured, before the rounds (the JIT
+   * warms both alike; a side that starts a worker thread or a process
+   * compiles its code again and needs more).
    */
-  warmup?: boolean | number;
+  warmup?: number;
   goal?: (subject: Measurement) => { text: string; met: boolean };
 }
 
@@ -87,7 +87,7 @@ export async function compare(
   const target = options.target;
   const baselines: Measurement[] = [];
   const subjects: Measurement[] = [];
-  for (let i = 0; i < Number(options.warmup ?? 0); i += 1) {
+  for (let i = 0; i < (options.warmup ?? 0); i += 1) {
     await baseline();
     await subject();
   }

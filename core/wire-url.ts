@@ -200,3 +200,8 @@ export function unixUrl(socketPath: string): URL {
 export function schemeOf(url: URL): string {
   return url.protocol.slice(0, -1);
 }
+
+/** Whether a scheme (schemeOf's form) is one of HTTP's: 'http' or 'https'. */
+export function isHttpScheme(scheme: string): boolean {
+  return scheme === 'http' || scheme === 'https';
+}

@@ -14,7 +14,7 @@ import { CoordinatorError, isCoordinatorError } from '../../core/errors.js';
 import { decodeRequest, decodeResponse, encodeAck, encodeRequest, encodeResponse } from '../../core/codec.js';
 import type { Request, Response } from '../../core/model.js';
 import type { Provider } from '../../core/provider.js';
-import { schemeOf, unixSocketPath } from '../../core/wire-url.js';
+import { isHttpScheme, schemeOf, unixSocketPath } from '../../core/wire-url.js';
 import { traceContextOf } from '../../core/trace-context.js';
 import { hasRawHeader } from '../shared/headers.js';
 import { isPlainAcceptanceText } from '../../core/plain-ack.js';
@@ -211,12 +211,12 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       if (!url) return;
       const scheme = schemeOf(url);
       if (scheme === 'unix') throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `${field}: unix URLs are not accepted from HTTP callers`, { requestId });
-      if (scheme !== 'http' && scheme !== 'https') throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId, wire: 'unknown url scheme' });
+      if (!isHttpScheme(scheme)) throw new CoordinatorError('ERR_UNKNOWN_SCHEME', `${field}: unknown url scheme`, { requestId, wire: 'unknown url scheme' });
     }
 
     api.hooks.onRequest.tap({ name: PLUGIN_NAME, stage: -100 }, (request, ctx) => {
       const hook = request.responseHook;
-      if (hook && hookOrigins && ['http', 'https'].includes(schemeOf(hook)) && !hookAllowed(hook, ctx.remoteAddress, ctx.origin)) {
+      if (hook && hookOrigins && isHttpScheme(schemeOf(hook)) && !hookAllowed(hook, ctx.remoteAddress, ctx.origin)) {
         throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `responseHook: ${hook.origin} is not an allowed response hook (http-ingress responseHooks)`, { requestId: request.id });
       }
       if (ctx.origin !== 'http') return request;
@@ -299,7 +299,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       const taskURL = request.taskURL;
       if (!taskURL) return undefined;
       const scheme = schemeOf(taskURL);
-      if (!['unix', 'http', 'https'].includes(scheme)) throw new CoordinatorError('ERR_UNKNOWN_SCHEME', undefined, { requestId: request.id });
+      if (scheme !== 'unix' && !isHttpScheme(scheme)) throw new CoordinatorError('ERR_UNKNOWN_SCHEME', undefined, { requestId: request.id });
       if (!allowedPeer(taskURL)) {
         throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `taskURL ${taskURL.origin === 'null' ? taskURL.href : taskURL.origin} is not a configured federation peer`, { requestId: request.id });
       }
@@ -318,7 +318,7 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       const peer = req.socket.remoteAddress;
       const tracked = runtime.trackedRequest(response.id);
       // Only the coordinator we forwarded to may answer (anyone knowing an id could, in the original: W2).
-      if (!tracked?.taskURL || !['http', 'https'].includes(schemeOf(tracked.taskURL))) {
+      if (!tracked?.taskURL || !isHttpScheme(schemeOf(tracked.taskURL))) {
         log.debug({ requestId: response.id }, '/proxy answer for no forwarded request dropped');
         return;
       }

@@ -7,6 +7,8 @@ const LOCAL = /^(localhost|127(\.\d{1,3}){3}|::1|0\.0\.0\.0|)$/i;
 
 /** The peer address as a URL host: IPv4-mapped IPv6 unwrapped, IPv6 bracketed. */
 export function peerHost(remoteAddress: string): string {
+  // An IPv4 address (nearly every peer on an IPv4 listener) is its own host: no pattern run.
+  if (!remoteAddress.includes(':')) return remoteAddress;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
   const address = mapped ? mapped[1]! : remoteAddress;
   return address.includes(':') ? `[${address}]` : address;
@@ -19,11 +21,9 @@ export function isLocalHostname(hostname: string): boolean {
 export function replaceLocalhost(url: URL | null, remoteAddress: string | undefined): URL | null {
   if (!url || !remoteAddress || url.protocol === 'unix:') return url;
   const hostname = url.hostname;
-  // Already the caller's own IPv4 address (a local caller naming 127.0.0.1): nothing to replace, no pattern run.
-  if (hostname === remoteAddress && !remoteAddress.includes(':')) return url;
-  if (!isLocalHostname(hostname)) return url;
   const host = peerHost(remoteAddress);
-  if (hostname === host) return url; // already the caller's address (a local caller naming 127.0.0.1)
+  // Already the caller's address (a local caller naming 127.0.0.1), or not its own host: nothing to replace.
+  if (hostname === host || !isLocalHostname(hostname)) return url;
   const rewritten = new URL(url.href);
   rewritten.hostname = host;
   return rewritten;

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { definePlugin } from '../../core/plugin.js';
 import { CoordinatorError } from '../../core/errors.js';
-import { schemeOf } from '../../core/wire-url.js';
+import { isHttpScheme, schemeOf } from '../../core/wire-url.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { isLocalHostname, peerHost } from '../shared/localhost.js';
@@ -246,11 +246,11 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
 
     api.hooks.onStream.tapPromise(PLUGIN_NAME, async (url, ctx) => {
       const from = schemeOf(url);
-      const toHttp = ctx.to === 'http' || ctx.to === 'https';
+      const toHttp = isHttpScheme(ctx.to);
       if (toHttp && from === 'unix') return register(url);
       // A federated peer's stream URL: the client may not reach the peer, so we relay it (as Go did).
-      if (toHttp && (from === 'http' || from === 'https') && ctx.direction === 'response' && ctx.request.taskURL) return register(url);
-      if (ctx.to === 'unix' && (from === 'http' || from === 'https')) {
+      if (toHttp && isHttpScheme(from) && ctx.direction === 'response' && ctx.request.taskURL) return register(url);
+      if (ctx.to === 'unix' && isHttpScheme(from)) {
         if (!inboundAllowed(url, ctx.requestContext.remoteAddress)) {
           throw new CoordinatorError('ERR_URL_NOT_ALLOWED', `streamURL: the coordinator does not fetch ${url.host} (inboundStreamHosts policy)`, { requestId: ctx.request.id });
         }
