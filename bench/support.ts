@@ -55,6 +55,34 @@ export interface ResultRow {
   goal?: { text: string; met: boolean };
   /** The lowest and highest ratio of a single round (subject / the baseline run just before it): how noisy the median is. */
   spread?: { low: number; high: number };
+  /** The share of this machine's CPU time its host took (steal) over the measured rounds, and in the worst round, %; unknown off Linux. */
+  hostSteal?: { mean: number; worst: number };
+}
+
+/**
+ * The machine's CPU time so far and how much of it the host took (steal:
+ * a virtual CPU ready to run while the host ran something else), in ticks,
+ * from /proc/stat; undefined where there is none. On these shared VMs steal
+ * moves the ratios of the paths that need both cores (see
+ * docs/ARCHITECTURE.md), so every row reports it.
+ */
+export function cpuTicks(): { steal: number; total: number } | undefined {
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  } catch {
+    return undefined;
+  }
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is counted in user already).
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+  return { steal: ticks[7]!, total: ticks.reduce((a, b) => a + b, 0) };
+}
+
+/** Steal between two readings of cpuTicks(), % of the CPU time in between. */
+export function stealPercent(from: ReturnType<typeof cpuTicks>, to: ReturnType<typeof cpuTicks>): number | undefined {
+  if (!from || !to || to.total <= from.total) return undefined;
+  return (100 * (to.steal - from.steal)) / (to.total - from.total);
 }
 
 /** Options of compare(): the ratio to reach and absolute goals of the subject. */
@@ -91,10 +119,17 @@ export async function compare(
     await baseline();
     await subject();
   }
+  const stolen: number[] = [];
+  const first = cpuTicks();
   for (let i = 0; i < rounds; i += 1) {
+    const before = cpuTicks();
     baselines.push(await baseline());
     subjects.push(await subject());
+    const steal = stealPercent(before, cpuTicks());
+    if (steal !== undefined) stolen.push(steal);
   }
+  const meanSteal = stealPercent(first, cpuTicks());
+  const hostSteal = meanSteal !== undefined ? { mean: meanSteal, worst: Math.max(...stolen, meanSteal) } : undefined;
   const median = (ms: Measurement[]) => {
     const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);
     return sorted.length === 2 ? sorted[1]! : sorted[Math.floor(sorted.length / 2)]!;
@@ -112,7 +147,8 @@ export async function compare(
   const short = (m: Measurement) => `${m.name}: ${Math.round(m.opsPerSec).toLocaleString('en-US')}/s${m.p99Us !== undefined ? `, p99 ${m.p99Us >= 1000 ? `${(m.p99Us / 1000).toFixed(1)} ms` : `${m.p99Us.toFixed(1)} µs`}` : ''}`;
   const goal = options.goal?.(best.subject);
   if (goal) console.log(`goal: ${goal.text}: ${goal.met ? 'met' : 'NOT met'}`);
-  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, spread, ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
+  if (hostSteal) console.log(`host CPU steal: ${hostSteal.mean.toFixed(1)} % over the rounds, ${hostSteal.worst.toFixed(1)} % in the worst`);
+  results.push({ path: title, ours: short(best.subject!), baseline: short(best.baseline!), ratio, spread, ...(hostSteal ? { hostSteal } : {}), ...(target !== undefined ? { target } : {}), ...(goal ? { goal } : {}) });
   return { baseline: best.baseline!, subject: best.subject!, ratio };
 }
 
