@@ -23,7 +23,7 @@ import { HTTP_SERVER_SERVICE, type HttpServerService } from '../http-server/inde
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
 import { readBody } from './body.js';
 import type { RetryPolicy } from './http-client.js';
-import { isLocalHostname, replaceLocalhost, peerHost } from '../shared/localhost.js';
+import { isLocalHostname, peerAddress, replaceLocalhost, unbracketed } from '../shared/localhost.js';
 
 export const PLUGIN_NAME = 'http-ingress';
 export const FEDERATION_SERVICE = 'http-ingress.federation';
@@ -201,9 +201,9 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
       if (!hookOrigins) return true;
       if (hookOrigins.has(hook.origin)) return true;
       if (!hooksToCaller) return false;
-      const host = hook.hostname.replace(/^\[|\]$/g, '');
+      const host = unbracketed(hook.hostname);
       if (origin !== 'http' || !remoteAddress) return isLocalHostname(host);
-      return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
+      return host === peerAddress(remoteAddress);
     }
 
     /** A URL an HTTP caller may not name: a local socket, or a scheme no door serves. */
@@ -323,8 +323,8 @@ export const httpIngress = definePlugin<HttpIngressOptions>({
         return;
       }
       // Checkable only when we called an IP literal that is not our own host.
-      const expected = tracked.taskURL.hostname.replace(/^\[|\]$/g, '');
-      if (net.isIP(expected) && !isLocalHostname(expected) && peer && peerHost(peer).replace(/^\[|\]$/g, '') !== expected) {
+      const expected = unbracketed(tracked.taskURL.hostname);
+      if (net.isIP(expected) && !isLocalHostname(expected) && peer && peerAddress(peer) !== expected) {
         log.warn({ requestId: response.id, peer }, '/proxy answer from another address than the peer called; dropped');
         return;
       }

@@ -14,8 +14,18 @@ export function peerHost(remoteAddress: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+/** A host without IPv6 brackets ("[::1]" → "::1"), as a URL's hostname and an address are compared. */
+export function unbracketed(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** The peer address as a bare host: IPv4-mapped IPv6 unwrapped, no brackets (what unbracketed() of a URL naming the peer gives). */
+export function peerAddress(remoteAddress: string): string {
+  return unbracketed(peerHost(remoteAddress));
+}
+
 export function isLocalHostname(hostname: string): boolean {
-  return LOCAL.test(hostname.replace(/^\[|\]$/g, ''));
+  return LOCAL.test(unbracketed(hostname));
 }
 
 export function replaceLocalhost(url: URL | null, remoteAddress: string | undefined): URL | null {

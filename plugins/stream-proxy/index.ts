@@ -19,7 +19,7 @@ import { CoordinatorError } from '../../core/errors.js';
 import { isHttpScheme, schemeOf } from '../../core/wire-url.js';
 import { HTTP_SERVER_SERVICE, notFound, type HttpServerService } from '../http-server/index.js';
 import { UNIX_TRANSPORT_SERVICE, type UnixTransportService } from '../unix-transport/index.js';
-import { isLocalHostname, peerHost } from '../shared/localhost.js';
+import { isLocalHostname, peerAddress, unbracketed } from '../shared/localhost.js';
 import { LazyAgent, loadUndici } from '../shared/lazy-agent.js';
 
 export const PLUGIN_NAME = 'stream-proxy';
@@ -203,11 +203,11 @@ export const streamProxy = definePlugin<StreamProxyOptions>({
     }
 
     function inboundAllowed(url: URL, remoteAddress: string | undefined): boolean {
-      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const host = unbracketed(url.hostname);
       if (options.inboundStreamHosts === 'any') return true;
       if (Array.isArray(options.inboundStreamHosts)) return options.inboundStreamHosts.includes(host);
       if (!remoteAddress) return isLocalHostname(host);
-      return host === peerHost(remoteAddress).replace(/^\[|\]$/g, '');
+      return host === peerAddress(remoteAddress);
     }
 
     // Each bridge is a listening unix socket (a descriptor) until it is read or

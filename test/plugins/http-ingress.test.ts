@@ -35,6 +35,25 @@ describe('localhost rewriting (the table of the original tests)', () => {
   }
 });
 
+describe('peer and URL hosts compared bare (the caller checks of hooks, /proxy answers and inbound streams)', () => {
+  it('peerAddress unwraps IPv4-mapped IPv6 and leaves other addresses bare', async () => {
+    const { peerAddress } = await import('../../plugins/shared/localhost.js');
+    assert.equal(peerAddress('10.1.2.3'), '10.1.2.3');
+    assert.equal(peerAddress('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.equal(peerAddress('::FFFF:10.1.2.3'), '10.1.2.3');
+    assert.equal(peerAddress('::1'), '::1');
+    assert.equal(peerAddress('fe80::1'), 'fe80::1');
+  });
+  it('unbracketed gives the address a URL names, as peerAddress gives it', async () => {
+    const { peerAddress, unbracketed } = await import('../../plugins/shared/localhost.js');
+    assert.equal(unbracketed(new URL('http://[::1]:8080/x').hostname), '::1');
+    assert.equal(unbracketed(new URL('http://10.1.2.3:8080/x').hostname), '10.1.2.3');
+    assert.equal(unbracketed(new URL('http://example.com/x').hostname), 'example.com');
+    assert.equal(unbracketed(new URL('http://[::ffff:10.1.2.3]/').hostname), '::ffff:a01:203');
+    assert.equal(unbracketed(new URL('http://[::1]/').hostname), peerAddress('::1'));
+  });
+});
+
 describe('HTTP ingress, HTTP hooks, stream proxy (real sockets and HTTP)', function () {
   this.timeout(30_000);
   let dir: string;
