@@ -66,7 +66,7 @@ export interface ResultRow {
  * moves the ratios of the paths that need both cores (see
  * docs/ARCHITECTURE.md), so every row reports it.
  */
-export function cpuTicks(): { steal: number; total: number } | undefined {
+function cpuTicks(): { steal: number; total: number } | undefined {
   let line: string;
   try {
     line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
@@ -80,7 +80,7 @@ export function cpuTicks(): { steal: number; total: number } | undefined {
 }
 
 /** Steal between two readings of cpuTicks(), % of the CPU time in between. */
-export function stealPercent(from: ReturnType<typeof cpuTicks>, to: ReturnType<typeof cpuTicks>): number | undefined {
+function stealPercent(from: ReturnType<typeof cpuTicks>, to: ReturnType<typeof cpuTicks>): number | undefined {
   if (!from || !to || to.total <= from.total) return undefined;
   return (100 * (to.steal - from.steal)) / (to.total - from.total);
 }
@@ -119,16 +119,15 @@ export async function compare(
     await baseline();
     await subject();
   }
-  const stolen: number[] = [];
-  const first = cpuTicks();
+  // One reading at each round's edge: round i is ticks[i] to ticks[i + 1], all of them ticks[0] to the last.
+  const ticks = [cpuTicks()];
   for (let i = 0; i < rounds; i += 1) {
-    const before = cpuTicks();
     baselines.push(await baseline());
     subjects.push(await subject());
-    const steal = stealPercent(before, cpuTicks());
-    if (steal !== undefined) stolen.push(steal);
+    ticks.push(cpuTicks());
   }
-  const meanSteal = stealPercent(first, cpuTicks());
+  const meanSteal = stealPercent(ticks[0], ticks[rounds]);
+  const stolen = ticks.slice(1).map((t, i) => stealPercent(ticks[i], t) ?? 0);
   const hostSteal = meanSteal !== undefined ? { mean: meanSteal, worst: Math.max(...stolen, meanSteal) } : undefined;
   const median = (ms: Measurement[]) => {
     const sorted = [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec);

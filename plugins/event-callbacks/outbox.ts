@@ -709,10 +709,10 @@ export class Outbox {
   /**
    * Sync the WAL to disk and copy it into the database file (every
    * CHECKPOINT_MS; see there). Nothing new: nothing is synced. A busy or
-   * failing disk is tried again at the next tick.
+   * failing disk (or a call inside a transaction) is tried again at the next tick.
    */
   checkpoint(): void {
-    if (this.closed || this.depth > 0) return;
+    if (this.closed) return;
     try {
       this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
     } catch {

@@ -5,23 +5,22 @@
 
 const LOCAL = /^(localhost|127(\.\d{1,3}){3}|::1|0\.0\.0\.0|)$/i;
 
-/** The peer address as a URL host: IPv4-mapped IPv6 unwrapped, IPv6 bracketed. */
-export function peerHost(remoteAddress: string): string {
+/** The peer address as a bare host: IPv4-mapped IPv6 unwrapped, no brackets (what unbracketed() of a URL naming the peer gives). */
+export function peerAddress(remoteAddress: string): string {
   // An IPv4 address (nearly every peer on an IPv4 listener) is its own host: no pattern run.
   if (!remoteAddress.includes(':')) return remoteAddress;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
-  const address = mapped ? mapped[1]! : remoteAddress;
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress;
+}
+
+/** The peer address as a URL host: peerAddress(), IPv6 bracketed. */
+export function peerHost(remoteAddress: string): string {
+  const address = peerAddress(remoteAddress);
   return address.includes(':') ? `[${address}]` : address;
 }
 
 /** A host without IPv6 brackets ("[::1]" → "::1"), as a URL's hostname and an address are compared. */
 export function unbracketed(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** The peer address as a bare host: IPv4-mapped IPv6 unwrapped, no brackets (what unbracketed() of a URL naming the peer gives). */
-export function peerAddress(remoteAddress: string): string {
-  return unbracketed(peerHost(remoteAddress));
 }
 
 export function isLocalHostname(hostname: string): boolean {
