@@ -245,9 +245,14 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
   /** After each attempt (whatever its outcome: attempt() handles it). */
   function attemptDone(): void {
     posting -= 1;
+    // The freed slot takes the next due row now (its connection is free now), not a loop turn later, even
+    // when a pump is already scheduled (one is after every group of events): waiting for it left the slots
+    // of every answer read in the meantime empty until the next turn.
+    pump();
+    // Only then is "nothing being posted" true: the delivered rows are deleted at once only when no row took
+    // a slot. Decided before the refill, each group of events was followed by a commit of its own for deletes
+    // the next group's commit would have carried.
     scheduleDeliveredFlush();
-    // The freed slot takes the next due row now (its connection is free now), not a loop turn later.
-    if (!pumpScheduled) pump();
     notifyIdle();
   }
 
