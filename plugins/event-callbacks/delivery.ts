@@ -300,7 +300,7 @@ export function outboxDelivery({ options, file, log, debug, poster, changed = ()
     }
     const into = outbox;
     try {
-      into.batch(() => {
+      into.appending(() => {
         for (const event of events) store(into, event);
       });
     } catch (err) {

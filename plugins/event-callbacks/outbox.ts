@@ -26,7 +26,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CoordinatorError } from '../../core/errors.js';
 import { writesVerbatim } from '../../core/codec.js';
-import { openSqlite, type SqliteDatabase } from './sqlite.js';
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from './sqlite.js';
 import { StreamSchedule } from './schedule.js';
 
 export type CallbackType = 'stream-available' | 'stream-closed';
@@ -130,6 +130,18 @@ export const PARKED = 8_640_000_000_000_000;
 
 /** Streams whose next sequence number and announcement are remembered in memory, at most. */
 const MAX_CACHED_STREAMS = 50_000;
+
+/** Rows appended by appending(), not inserted yet: the rows (their ids set once inserted) and their columns, INSERT_COLUMNS a row. */
+interface Appended {
+  rows: OutboxRow[];
+  columns: unknown[];
+}
+
+const INSERT_ROWS = 'INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES';
+const INSERT_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_COLUMNS = 9;
+/** The row counts of appending()'s inserts, largest first (measured: from ~8 rows a statement on, more rows save nothing). */
+const APPEND_CHUNKS = [16, 4, 1];
 
 const CREATE_STREAM_INDEX = 'CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream_key, id)';
 const DROP_STREAM_INDEX = 'DROP INDEX IF EXISTS outbox_stream';
@@ -253,6 +265,10 @@ export class Outbox {
   private readonly nextSeqs = new Map<string, number>();
   /** Streams known to be announced on disk (so stream-available need not write it again). Bounded; emptied on a rollback. */
   private readonly announcedKeys = new Set<string>();
+  /** Inside appending(): the rows appended so far, inserted at its end. */
+  private appended: Appended | undefined;
+  /** The inserts of several rows at once, by row count (APPEND_CHUNKS). */
+  private readonly chunkInserts = new Map<number, SqliteStatement>();
 
   /** maxCachedRows: rows the schedule keeps in memory before the index of rows by stream is needed (see the top of this file). */
   constructor(file: string, options: OutboxFileOptions & { maxCachedRows?: number } = {}) {
@@ -270,7 +286,7 @@ export class Outbox {
         removeRange: db.prepare('DELETE FROM outbox WHERE id >= ? AND id <= ?'),
         maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
         setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
-        insert: db.prepare('INSERT INTO outbox (delivery_id, stream_key, channel, stream_id, seq, type, headers, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+        insert: db.prepare(`${INSERT_ROWS} ${INSERT_VALUES}`),
         heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
         begin: db.prepare('BEGIN IMMEDIATE'),
         commit: db.prepare('COMMIT'),
@@ -424,6 +440,43 @@ export class Outbox {
     return this.tx(fn);
   }
 
+  /**
+   * As batch(), for a `fn` that only appends events (enqueue,
+   * announceAndEnqueue, startClose): their rows are inserted together when
+   * `fn` returns, up to 16 rows a statement (APPEND_CHUNKS), instead of one
+   * statement each (~4,700 fewer instructions per row, ~1 µs here: see
+   * docs/ARCHITECTURE.md). The rows they return get their ids then. Nothing
+   * inside may read the outbox's rows back: they are not on disk yet.
+   */
+  appending(fn: () => void): void {
+    this.tx(() => {
+      const appended: Appended = { rows: [], columns: [] };
+      this.appended = appended;
+      try {
+        fn();
+      } finally {
+        this.appended = undefined;
+      }
+      this.insertAppended(appended);
+    });
+  }
+
+  /** The rows of appending() into the outbox: the largest chunks first, each chunk's ids consecutive (AUTOINCREMENT, nothing else inserting). */
+  private insertAppended({ rows, columns }: Appended): void {
+    for (let i = 0; i < rows.length;) {
+      const left = rows.length - i;
+      const n = APPEND_CHUNKS.find((size) => size <= left)!;
+      let insert = this.chunkInserts.get(n);
+      if (!insert) {
+        insert = this.db.prepare(`${INSERT_ROWS} ${Array.from({ length: n }, () => INSERT_VALUES).join(', ')}`);
+        this.chunkInserts.set(n, insert);
+      }
+      const last = Number(insert.run(...columns.slice(i * INSERT_COLUMNS, (i + n) * INSERT_COLUMNS)).lastInsertRowid);
+      for (let k = 0; k < n; k += 1) rows[i + k]!.id = last - n + 1 + k;
+      i += n;
+    }
+  }
+
   /** Park every row behind its stream's head and un-park heads (at open, and after dead letters come back). */
   private normalizeHeads(now = Date.now()): void {
     this.tx(() => {
@@ -444,9 +497,15 @@ export class Outbox {
     const deliveryId = randomUUID();
     // Behind a waiting row of its stream it is parked; otherwise it is its stream's head, due now (the schedule knows, no read).
     const due = this.addedStreams.has(streamKey) || this.schedule.has(streamKey) ? PARKED : now;
-    const info = this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
     // In memory a row behind the head keeps its creation time: it is due as soon as it becomes the head.
-    const row: OutboxRow = { id: Number(info.lastInsertRowid), deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
+    const row: OutboxRow = { id: 0, deliveryId, streamKey, channel, streamId, seq, type, headers, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: null };
+    const appended = this.appended;
+    if (appended) {
+      appended.rows.push(row);
+      appended.columns.push(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due);
+    } else {
+      row.id = Number(this.statements.insert.run(deliveryId, streamKey, channel, streamId, seq, type, JSON.stringify(headers), now, due).lastInsertRowid);
+    }
     this.addedInTransaction.push(row);
     this.addedStreams.set(streamKey, seq);
     return row;
@@ -462,7 +521,8 @@ export class Outbox {
 
   /** The highest sequence number of a stream's rows still held (waiting, delivered but not yet deleted, dead-lettered); 0 for none. */
   private highestHeldSeq(streamKey: string): number {
-    if (this.indexed) return (this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0;
+    // This transaction's rows count too: appending() inserts them only at its end.
+    if (this.indexed) return Math.max((this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0, this.addedStreams.get(streamKey) ?? 0);
     // No index: every waiting row is in memory (the schedule, this transaction, the deletes not yet written).
     const rows = this.schedule.rowsOf(streamKey);
     const dead = (this.statements.deadMaxSeq.get(streamKey) as { m: number | null } | undefined)?.m ?? 0;

@@ -19,7 +19,7 @@ import { Outbox, type OutboxRow } from '../../plugins/event-callbacks/outbox.js'
 import { openSqlite } from '../../plugins/event-callbacks/sqlite.js';
 
 type Op =
-  | { kind: 'enqueue'; stream: number; count: number }
+  | { kind: 'enqueue'; stream: number; count: number; mixed: boolean; appending: boolean }
   | { kind: 'deliver'; slots: number; flush: boolean }
   | { kind: 'retry' }
   | { kind: 'dead'; all: boolean }
@@ -38,7 +38,8 @@ describe('outbox against a model', () => {
   it('keeps order, sequence numbers and every event, whatever the sequence of operations and however the index comes and goes', function () {
     this.timeout(60_000);
     const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 5, arbitrary: fc.record({ kind: fc.constant('enqueue' as const), stream: fc.integer({ min: 0, max: STREAMS.length - 1 }), count: fc.integer({ min: 1, max: 8 }) }) },
+      // A group of events: of one stream or of both in turn; with batch() (a statement a row) or appending() (rows inserted together at the end, in chunks of 16, 4 and 1).
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('enqueue' as const), stream: fc.integer({ min: 0, max: STREAMS.length - 1 }), count: fc.integer({ min: 1, max: 24 }), mixed: fc.boolean(), appending: fc.boolean() }) },
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('deliver' as const), slots: fc.integer({ min: 1, max: 4 }), flush: fc.boolean() }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'retry' as const }) },
       // One head, or every row (an application refusing everything for a while).
@@ -93,16 +94,31 @@ describe('outbox against a model', () => {
         for (const o of ops) {
           clock += 10;
           if (o.kind === 'enqueue') {
-            const stream = STREAMS[o.stream]!;
-            outbox.batch(() => {
+            const rows: OutboxRow[] = [];
+            const group = () => {
               for (let i = 0; i < o.count; i += 1) {
-                const row = outbox.enqueue('stream-available', stream, 'S', {}, clock);
+                const stream = STREAMS[o.mixed ? (o.stream + i) % STREAMS.length : o.stream]!;
+                const row = outbox.enqueue('stream-available', stream, 'S', { 'x-n': String(i) }, clock);
                 assert.ok(row.seq > (highest.get(stream) ?? 0), `${stream}: seq ${row.seq} after ${highest.get(stream)}`);
                 highest.set(stream, row.seq);
                 waiting.get(stream)!.add(row.seq);
+                rows.push(row);
               }
-            });
+            };
+            if (o.appending) outbox.appending(group);
+            else outbox.batch(group);
             undeleted.length = 0;
+            // Each row returned carries the id it has on disk, in the order appended.
+            const raw = openSqlite(file);
+            try {
+              const onDisk = new Map((raw.prepare('SELECT id, delivery_id, seq, headers FROM outbox').all() as Array<{ id: number; delivery_id: string; seq: number; headers: string }>).map((r) => [r.id, r]));
+              rows.forEach((row, i) => {
+                assert.ok(i === 0 || row.id > rows[i - 1]!.id, `ids in the order appended: ${rows.map((r) => r.id).join(',')}`);
+                assert.deepEqual({ ...onDisk.get(row.id) }, { id: row.id, delivery_id: row.deliveryId, seq: row.seq, headers: JSON.stringify({ 'x-n': String(i) }) });
+              });
+            } finally {
+              raw.close();
+            }
           } else if (o.kind === 'deliver') {
             for (const row of take(o.slots)) deliver(row);
             if (o.flush) flush();
