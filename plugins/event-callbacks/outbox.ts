@@ -267,8 +267,8 @@ export class Outbox {
   private readonly announcedKeys = new Set<string>();
   /** Inside appending(): the rows appended so far, inserted at its end. */
   private appended: Appended | undefined;
-  /** The inserts of several rows at once, by row count (APPEND_CHUNKS). */
-  private readonly chunkInserts = new Map<number, SqliteStatement>();
+  /** The inserts of rows, by how many each inserts at once (see insertOf()). */
+  private readonly inserts = new Map<number, SqliteStatement>();
 
   /** maxCachedRows: rows the schedule keeps in memory before the index of rows by stream is needed (see the top of this file). */
   constructor(file: string, options: OutboxFileOptions & { maxCachedRows?: number } = {}) {
@@ -286,7 +286,7 @@ export class Outbox {
         removeRange: db.prepare('DELETE FROM outbox WHERE id >= ? AND id <= ?'),
         maxSeq: db.prepare('SELECT MAX(seq) AS m FROM (SELECT seq FROM outbox WHERE stream_key = ? UNION ALL SELECT seq FROM dead_letters WHERE stream_key = ?)'),
         setSeq: db.prepare('INSERT INTO stream_seq (stream_key, next_seq) VALUES (?, ?) ON CONFLICT(stream_key) DO UPDATE SET next_seq = excluded.next_seq'),
-        insert: db.prepare(`${INSERT_ROWS} ${INSERT_VALUES}`),
+        insert: this.insertOf(1),
         heads: db.prepare(`SELECT * FROM outbox WHERE next_attempt_at < ${PARKED} ORDER BY next_attempt_at, id LIMIT ?`),
         begin: db.prepare('BEGIN IMMEDIATE'),
         commit: db.prepare('COMMIT'),
@@ -466,15 +466,20 @@ export class Outbox {
     for (let i = 0; i < rows.length;) {
       const left = rows.length - i;
       const n = APPEND_CHUNKS.find((size) => size <= left)!;
-      let insert = this.chunkInserts.get(n);
-      if (!insert) {
-        insert = this.db.prepare(`${INSERT_ROWS} ${Array.from({ length: n }, () => INSERT_VALUES).join(', ')}`);
-        this.chunkInserts.set(n, insert);
-      }
-      const last = Number(insert.run(...columns.slice(i * INSERT_COLUMNS, (i + n) * INSERT_COLUMNS)).lastInsertRowid);
+      const last = Number(this.insertOf(n).run(...columns.slice(i * INSERT_COLUMNS, (i + n) * INSERT_COLUMNS)).lastInsertRowid);
       for (let k = 0; k < n; k += 1) rows[i + k]!.id = last - n + 1 + k;
       i += n;
     }
+  }
+
+  /** The INSERT of `n` rows at once, prepared on first use (1: the single row of enqueue() outside appending()). */
+  private insertOf(n: number): SqliteStatement {
+    let insert = this.inserts.get(n);
+    if (!insert) {
+      insert = this.db.prepare(`${INSERT_ROWS} ${Array.from({ length: n }, () => INSERT_VALUES).join(', ')}`);
+      this.inserts.set(n, insert);
+    }
+    return insert;
   }
 
   /** Park every row behind its stream's head and un-park heads (at open, and after dead letters come back). */
@@ -521,12 +526,13 @@ export class Outbox {
 
   /** The highest sequence number of a stream's rows still held (waiting, delivered but not yet deleted, dead-lettered); 0 for none. */
   private highestHeldSeq(streamKey: string): number {
-    // This transaction's rows count too: appending() inserts them only at its end.
-    if (this.indexed) return Math.max((this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0, this.addedStreams.get(streamKey) ?? 0);
+    // This transaction's rows count either way (appending() inserts them only at its end).
+    const added = this.addedStreams.get(streamKey) ?? 0;
+    if (this.indexed) return Math.max((this.statements.maxSeq.get(streamKey, streamKey) as { m: number | null } | undefined)?.m ?? 0, added);
     // No index: every waiting row is in memory (the schedule, this transaction, the deletes not yet written).
     const rows = this.schedule.rowsOf(streamKey);
     const dead = (this.statements.deadMaxSeq.get(streamKey) as { m: number | null } | undefined)?.m ?? 0;
-    return Math.max(rows.length > 0 ? rows[rows.length - 1]!.seq : 0, this.addedStreams.get(streamKey) ?? 0, this.pendingSeqs.get(streamKey) ?? 0, dead);
+    return Math.max(rows.length > 0 ? rows[rows.length - 1]!.seq : 0, added, this.pendingSeqs.get(streamKey) ?? 0, dead);
   }
 
   private rememberSeq(streamKey: string, next: number): void {
