@@ -30,10 +30,11 @@ describe('InFlight', () => {
   it('idleWithin(ms) gives up at the deadline and says so; later waiters are still woken', async () => {
     const work = new InFlight();
     assert.equal(await work.idleWithin(10), true);
-    work.track(delay(80));
-    const t0 = Date.now();
+    let workDone = false;
+    work.track(delay(80).then(() => { workDone = true; }));
     assert.equal(await work.idleWithin(20), false);
-    assert.ok(Date.now() - t0 < 70);
+    // Gave up at its own deadline, not when the work ended (a time bound here failed on a loaded machine's late timers).
+    assert.equal(workDone, false);
     assert.equal(await work.idleWithin(500), true);
   });
 });
