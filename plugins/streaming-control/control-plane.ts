@@ -108,13 +108,6 @@ export function ingestTypeOf(role: ControlRole): IngestType {
   return role === 'rtmp' ? 'RTMP' : 'WS';
 }
 
-/** The peer address as Go reports it: IPv4-mapped IPv6 as dotted IPv4. */
-export function plainIp(remoteAddress: string | undefined): string {
-  const address = remoteAddress ?? '';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address;
-}
-
 /** x-external-ip: a literal IP (no brackets, port or zone), kept as sent; else the connection's address. */
 export function externalIpOf(header: string | undefined, remoteIp: string): string {
   if (header && !header.includes('%') && net.isIP(header) !== 0) return header;

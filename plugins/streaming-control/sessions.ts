@@ -8,11 +8,12 @@ import type { WebSocket, WebSocketServer, RawData } from 'ws';
 import type { Logger } from '../../core/logger.js';
 import { notFound, refuseUpgrade, type HttpServerService } from '../http-server/index.js';
 import { firstHeader } from '../shared/headers.js';
+import { peerAddress } from '../shared/localhost.js';
 import { parseMessage, arg } from './messages.js';
 import type { ControlRole } from './control-auth.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { PublishFlow } from './publish-flow.js';
-import { ControlPlane, externalIpOf, ingestTypeOf, plainIp, portOf, type Session } from './control-plane.js';
+import { ControlPlane, externalIpOf, ingestTypeOf, portOf, type Session } from './control-plane.js';
 
 export const ROLE_PATHS: Record<string, ControlRole> = { '/ws/control/rtmp': 'rtmp', '/ws/control/wss': 'wss', '/ws/control/hls': 'hls' };
 
@@ -103,7 +104,8 @@ export class ControlSessions {
 
   private start(ws: WebSocket, role: ControlRole, req: http.IncomingMessage, id: number): void {
     const { plane, log, options } = this;
-    const remoteIp = plainIp(req.socket.remoteAddress);
+    // As Go reports it: IPv4-mapped IPv6 as dotted IPv4.
+    const remoteIp = peerAddress(req.socket.remoteAddress ?? '');
     const raw = req.socket;
     let corked = false;
     const uncork = () => {
