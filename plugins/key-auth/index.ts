@@ -17,6 +17,7 @@ import type { TraceContext } from '../../core/context.js';
 import { DeadlineSignals } from '../shared/deadline-signals.js';
 import { smallPost } from '../shared/small-post.js';
 import { LazyAgent } from '../shared/lazy-agent.js';
+import { ExpiringMap } from '../shared/expiring-map.js';
 
 export const PLUGIN_NAME = 'key-auth';
 /** The task of a publish request (shared with the streaming control plane). */
@@ -42,6 +43,8 @@ export interface KeyAuthOptions extends WebhookOptions {
   timeoutMs: number;
   /** Cache positive answers this long, ms (0: off). */
   cacheTtlMs: number;
+  /** At most this many cached answers (the oldest leave first). */
+  cacheMaxEntries: number;
   /** Admit when the verifier cannot be reached (timeout, connection error). Off: fail closed. */
   failOpen: boolean;
   /** Other tasks to verify against the URL (generic mode): headers x-coordinator-task, x-coordinator-request-id, x-user-ip, body = the args as JSON. */
@@ -55,6 +58,7 @@ const optionsSchema = {
     ...webhookOptionsSchema('KEY_VERIFICATION'),
     timeoutMs: { description: "The whole verification must finish within this, ms (below the ingest server's 20 s wait).", type: 'integer', minimum: 1, maximum: 120_000, default: 15_000 },
     cacheTtlMs: { description: "Cache positive answers this long, ms (0: off).", type: 'integer', minimum: 0, maximum: 3_600_000, default: 0 },
+    cacheMaxEntries: { description: "With cacheTtlMs: at most this many cached answers (channel and key pairs); the oldest leave first.", type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
     failOpen: { description: "Admit when the verifier cannot be reached (timeout, connection error). Off: fail closed.", type: 'boolean', default: false },
     rpcTasks: { description: "Other tasks to verify against the URL (generic mode): headers x-coordinator-task, x-coordinator-request-id, x-user-ip; body: the args as JSON.", type: 'array', items: { type: 'string' }, default: [] },
   },
@@ -78,7 +82,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
     // Each verification within timeoutMs, all told (one timer for all of them: see deadline-signals.ts).
     const deadlines = new DeadlineSignals(options.timeoutMs);
     const verifierUrl = options.url ? new URL(options.url) : undefined;
-    const cache = new Map<string, { settings: StreamSettings; expiresAt: number }>();
+    const cache = new ExpiringMap<StreamSettings>(options.cacheTtlMs, options.cacheMaxEntries);
     const rpcTasks = new Set(options.rpcTasks);
 
     async function verify(headers: Record<string, string>, body: string, requestId: string, trace: TraceContext | undefined): Promise<{ ok: boolean; settings: StreamSettings; reason: string }> {
@@ -129,9 +133,9 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         return request;
       }
       const cacheKey = options.cacheTtlMs > 0 ? createHash('sha256').update(`${channel}\0${key}`).digest('base64') : '';
-      const cached = cacheKey ? cache.get(cacheKey) : undefined;
-      if (cached && cached.expiresAt > Date.now()) {
-        ctx.attributes[KEY_AUTH_ATTRIBUTE] = cached.settings;
+      const cached = cacheKey ? cache.get(cacheKey, Date.now()) : undefined;
+      if (cached) {
+        ctx.attributes[KEY_AUTH_ATTRIBUTE] = cached;
         return request;
       }
       const verdict = await verify({ 'x-streaming-channel': channel, 'x-streaming-key': key, 'x-user-ip': String(args.userIp ?? '') }, '', request.id, ctx.traceContext);
@@ -140,7 +144,7 @@ export const keyAuth = definePlugin<KeyAuthOptions>({
         ctx.log.debug({ channel, reason: verdict.reason }, 'publish denied by key verification');
         throw new CoordinatorError('ERR_REJECTED', `key verification failed: ${verdict.reason}`, { requestId: request.id, details: { channel } });
       }
-      if (cacheKey) cache.set(cacheKey, { settings: verdict.settings, expiresAt: Date.now() + options.cacheTtlMs });
+      if (cacheKey) cache.set(cacheKey, verdict.settings, Date.now());
       ctx.attributes[KEY_AUTH_ATTRIBUTE] = verdict.settings;
       return request;
     }

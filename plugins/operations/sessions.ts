@@ -6,6 +6,7 @@
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { sameSecret } from '../shared/commands-auth.js';
+import { ExpiringMap } from '../shared/expiring-map.js';
 
 export const SESSION_COOKIE = 'coordinator_session';
 const COOKIE_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]{1,64})(?:;|$)`);
@@ -20,9 +21,11 @@ export interface ConsoleSession {
 }
 
 export class SessionStore {
-  private readonly sessions = new Map<string, ConsoleSession>();
+  private readonly sessions: ExpiringMap<ConsoleSession>;
 
-  constructor(private readonly ttlMs: number, private readonly max: number) {}
+  constructor(private readonly ttlMs: number, max: number) {
+    this.sessions = new ExpiringMap(ttlMs, max);
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -35,17 +38,12 @@ export class SessionStore {
   /** The live session the request's cookie names, if any. */
   of(req: http.IncomingMessage): ConsoleSession | undefined {
     const id = this.idOf(req);
-    const session = id ? this.sessions.get(id) : undefined;
-    return session && session.expires > Date.now() ? session : undefined;
+    return id ? this.sessions.get(id, Date.now()) : undefined;
   }
 
   /** A new session; sets its cookie on `res`. */
   create(req: http.IncomingMessage, res: http.ServerResponse, actor: string): ConsoleSession {
     const now = Date.now();
-    for (const [old, session] of this.sessions) {
-      if (this.sessions.size < this.max && session.expires > now) break;
-      this.sessions.delete(old);
-    }
     const session: ConsoleSession = {
       id: randomBytes(24).toString('base64url'),
       csrf: randomBytes(24).toString('base64url'),
@@ -53,7 +51,7 @@ export class SessionStore {
       ip: req.socket.remoteAddress ?? '',
       expires: now + this.ttlMs,
     };
-    this.sessions.set(session.id, session);
+    this.sessions.set(session.id, session, now);
     res.setHeader('set-cookie', `${SESSION_COOKIE}=${session.id}; ${cookieAttributes(req)}; Max-Age=${Math.floor(this.ttlMs / 1000)}`);
     return session;
   }
@@ -71,12 +69,7 @@ export class SessionStore {
   }
 
   prune(): void {
-    const now = Date.now();
-    // Insertion order is expiry order (one TTL for all): stop at the first live one.
-    for (const [id, session] of this.sessions) {
-      if (session.expires > now) break;
-      this.sessions.delete(id);
-    }
+    this.sessions.prune(Date.now());
   }
 }
 

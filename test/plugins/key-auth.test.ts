@@ -149,6 +149,29 @@ describe('key auth against a real local application', function () {
     assert.equal(app.received.length, 3);
   });
 
+  it('holds at most cacheMaxEntries cached answers: the oldest is asked again', async () => {
+    await start({ KEY_VERIFICATION_URL: app.url('/verify') }, { cacheTtlMs: 60_000, cacheMaxEntries: 2 });
+    await publish('ch1', 'k1');
+    await publish('ch2', 'k2');
+    await publish('ch1', 'k1');
+    assert.equal(app.received.length, 2, 'ch1 is still cached');
+    // Full at two: ch3's answer pushes out the oldest answer, ch1's.
+    await publish('ch3', 'k3');
+    await publish('ch2', 'k2');
+    await publish('ch1', 'k1');
+    assert.deepEqual(app.received.map((r) => r.headers['x-streaming-channel']), ['ch1', 'ch2', 'ch3', 'ch1']);
+  });
+
+  it('an expired answer is asked again', async () => {
+    await start({ KEY_VERIFICATION_URL: app.url('/verify') }, { cacheTtlMs: 30 });
+    await publish('ch1', 'k1');
+    await publish('ch1', 'k1');
+    assert.equal(app.received.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await publish('ch1', 'k1');
+    assert.equal(app.received.length, 2);
+  });
+
   it('generic mode: verifies other tasks against the URL with the args as the body', async () => {
     await start({ KEY_VERIFICATION_URL: app.url('/verify') }, { rpcTasks: ['rpc.task'] });
     assert.equal((await runtime.inject({ task: 'rpc.task', id: 'rq1', args: { who: 'me' } })).result, 'ran');
