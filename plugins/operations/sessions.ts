@@ -17,7 +17,6 @@ export interface ConsoleSession {
   /** Who signed in: the Basic user, or the kind of credential. */
   readonly actor: string;
   readonly ip: string;
-  readonly expires: number;
 }
 
 export class SessionStore {
@@ -43,15 +42,13 @@ export class SessionStore {
 
   /** A new session; sets its cookie on `res`. */
   create(req: http.IncomingMessage, res: http.ServerResponse, actor: string): ConsoleSession {
-    const now = Date.now();
     const session: ConsoleSession = {
       id: randomBytes(24).toString('base64url'),
       csrf: randomBytes(24).toString('base64url'),
       actor,
       ip: req.socket.remoteAddress ?? '',
-      expires: now + this.ttlMs,
     };
-    this.sessions.set(session.id, session, now);
+    this.sessions.set(session.id, session, Date.now());
     res.setHeader('set-cookie', `${SESSION_COOKIE}=${session.id}; ${cookieAttributes(req)}; Max-Age=${Math.floor(this.ttlMs / 1000)}`);
     return session;
   }
